@@ -1,0 +1,36 @@
+"""Errors a learner can act on. Every message says what happened and what to do."""
+
+
+class LeakLabError(Exception):
+    """Base class of every error the lab reports to its user."""
+
+
+class GoNotFound(LeakLabError):
+    """No Go toolchain is available."""
+
+
+class GoTooOld(LeakLabError):
+    """The Go toolchain found is older than the lab needs."""
+
+
+class UnknownFamily(LeakLabError):
+    """A family name that go-cases/ does not define."""
+
+
+class BadParameter(LeakLabError):
+    """A parameter out of range (duration, interval, memory cap...)."""
+
+
+class BuildFailed(LeakLabError):
+    """The Go compiler rejected the program; the message carries its output."""
+
+
+class ProgramFailed(LeakLabError):
+    """The program crashed, timed out or never produced a sample.
+
+    The samples gathered before the failure are kept in ``run_dir``.
+    """
+
+    def __init__(self, message: str, run_dir: str | None = None) -> None:
+        super().__init__(message)
+        self.run_dir = run_dir

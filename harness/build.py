@@ -1,0 +1,48 @@
+"""Build a Go main package with the lab's probe added by ``go build -overlay``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+from ._exceptions import BuildFailed
+from .toolchain import GoToolchain
+
+__all__ = ["PROBE_SOURCE", "build"]
+
+#: The probe file added to every program (standard library only).
+PROBE_SOURCE = Path(__file__).resolve().parent / "probe.go"
+
+_PROBE_NAME = "zz_leaklab_probe.go"
+
+
+def _has_module(package: Path) -> bool:
+    return any((d / "go.mod").is_file() for d in (package, *package.parents))
+
+
+def build(package: Path, output: Path, go: GoToolchain, *, env: dict[str, str] | None = None) -> Path:
+    """Compile the main package in ``package`` into ``output``, probe included.
+
+    A folder outside any Go module gets a go.mod (``go 1.24``) through the overlay too, so a lone
+    ``main.go`` builds as it is. Raises :class:`BuildFailed` with the compiler's message.
+    """
+    package = package.resolve()
+    if not package.is_dir() or not any(package.glob("*.go")):
+        raise BuildFailed(f"{package} holds no .go files: point at the folder of a `package main`.")
+    with tempfile.TemporaryDirectory(prefix="leaklab-build-") as tmp:
+        replace = {str(package / _PROBE_NAME): str(PROBE_SOURCE)}
+        if not _has_module(package):
+            gomod = Path(tmp) / "go.mod"
+            gomod.write_text("module leaklab/program\n\ngo 1.24\n")
+            replace[str(package / "go.mod")] = str(gomod)
+        overlay = Path(tmp) / "overlay.json"
+        overlay.write_text(json.dumps({"Replace": replace}))
+        cmd = [go.go, "build", "-overlay", str(overlay), "-o", str(output.resolve()), "."]
+        proc = subprocess.run(cmd, cwd=package, capture_output=True, text=True, timeout=600,
+                              env={**os.environ, "GOTOOLCHAIN": "local", **(env or {})})
+    if proc.returncode != 0:
+        raise BuildFailed(f"`go build` failed for {package}:\n{proc.stderr.strip()}")
+    return output

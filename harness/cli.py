@@ -1,0 +1,137 @@
+"""The ``leaklab`` command: maps arguments onto one library call each."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from . import __version__
+from ._exceptions import LeakLabError
+from .cases import families, get_family
+from .lab import DEFAULT_OUT, Result, run_family, run_program
+from .probe import SIGNALS
+from .run import Limits
+
+__all__ = ["main"]
+
+_err = Console(stderr=True)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (e.g. 4 or 0.05)") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number of seconds")
+    return value
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--duration", type=_seconds, default=Limits.duration_s, help="seconds per run (default %(default)s)")
+    p.add_argument("--interval", type=_seconds, default=Limits.interval_s,
+                   help="seconds between samples (default %(default)s)")
+    p.add_argument("--warmup", type=float, default=Limits.warmup_s,
+                   help="seconds ignored at the start of a run (default %(default)s)")
+    p.add_argument("--mem-cap", type=int, default=Limits.mem_cap_bytes // 2**20, metavar="MIB",
+                   help="RSS at which a run is stopped and counted as a leak (default %(default)s MiB)")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for run data (default %(default)s/)")
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout instead of a table")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="leaklab", description="Run Go leak reproductions and judge their curves.")
+    parser.add_argument("--version", action="version", version=f"leaklab {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="the families, their variants and signals")
+    run = sub.add_parser("run", help="build, run and judge a family (or any Go main package)")
+    run.add_argument("family", nargs="?", help="a family from `leaklab list`")
+    run.add_argument("--variant", choices=["leaky", "fixed", "both"], default="both")
+    run.add_argument("--program", type=Path, metavar="DIR", help="measure this Go main package instead of a family")
+    _add_run_options(run)
+    return parser
+
+
+def _limits(args: argparse.Namespace) -> Limits:
+    return Limits(duration_s=args.duration, interval_s=args.interval, warmup_s=args.warmup,
+                  mem_cap_bytes=args.mem_cap * 2**20)
+
+
+def _rate(r: Result) -> str:
+    sig = SIGNALS[r.signal]
+    return "-" if math.isnan(r.rate_per_s) else f"{r.rate_per_s / sig.scale:+,.2f} {sig.display_unit}/s"
+
+
+def _table(results: list[Result]) -> Table:
+    table = Table(title="Go Leak Lab verdicts")
+    for col in ("family", "variant", "verdict", "signal", "growth", "why"):
+        table.add_column(col)
+    colour = {"leak": "red", "flat": "green"}
+    for r in results:
+        mark = r.verdict + (" (capped)" if r.capped else "")
+        table.add_row(r.family, r.variant, f"[{colour.get(r.verdict, 'yellow')}]{mark}[/]", SIGNALS[r.signal].label,
+                      _rate(r), r.reason)
+    return table
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    table = Table(title="Leak families (go-cases/)")
+    for col in ("family", "variants", "signal", "what leaks"):
+        table.add_column(col)
+    for f in families():
+        table.add_row(f.name, ", ".join(f"{v} ({e.verdict})" for v, e in f.expect.items()),
+                      SIGNALS[f.signal].label, f.title)
+    Console().print(table)
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    if bool(args.family) == bool(args.program):
+        raise LeakLabError("name a family (see `leaklab list`) or give --program DIR, not both and not neither")
+    limits = _limits(args)
+    fam = None if args.program else get_family(args.family)
+    total = len(fam.variants) if fam and args.variant == "both" else 1
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[rss]}"),
+                  TimeElapsedColumn(), console=_err, transient=True) as bar:
+        task = bar.add_task("building", total=limits.duration_s * total, rss="")
+        done = {"runs": -1, "name": ""}
+
+        def tick(name: str, elapsed: float, rss: int) -> None:
+            if name != done["name"]:
+                done.update(runs=done["runs"] + 1, name=name)
+            bar.update(task, description=f"running {name}", completed=done["runs"] * limits.duration_s + elapsed,
+                       rss=f"RSS {rss / 2**20:,.0f} MiB")
+
+        kwargs = dict(limits=limits, out=args.out, progress=tick)
+        results = [run_program(args.program, **kwargs)] if args.program else run_family(fam, args.variant, **kwargs)
+    if args.json:
+        print(json.dumps({"results": [r.as_dict() for r in results]}, indent=2))
+    else:
+        Console().print(_table(results))
+        _err.print(f"run data: {args.out}/")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``leaklab``; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        return {"list": _cmd_list, "run": _cmd_run}[args.command](args)
+    except LeakLabError as exc:
+        _err.print(f"[bold red]leaklab: error:[/] {exc}", highlight=False, markup=True)
+        return 2
+    except KeyboardInterrupt as exc:
+        _err.print(f"leaklab: {exc or 'interrupted'}; no process was left running")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

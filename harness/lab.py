@@ -1,0 +1,205 @@
+"""Measure a Go program end to end: build it with the probe, run it under limits, judge the curves,
+and keep everything in a run folder.
+
+A run folder holds ``samples.jsonl`` (the probe's records), ``meta.json`` (provenance and
+parameters), ``result.json`` (the verdicts), the program's ``stdout.txt``/``stderr.txt`` and
+``binary``. A finished run replaces ``OUT/<family>/<variant>/`` in one rename, so a failed run never
+spoils a good one: failed and interrupted runs are kept beside it as ``<variant>.failed``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from . import __version__
+from ._exceptions import BadParameter, ProgramFailed
+from .build import build
+from .cases import Family, get_family
+from .probe import SIGNALS, read_samples
+from .run import Limits, Outcome, execute
+from .toolchain import GoToolchain, find_go
+from .verdict import judge_samples, overall
+
+__all__ = ["DEFAULT_OUT", "Result", "run_family", "run_program", "measure", "load_result"]
+
+DEFAULT_OUT = Path("runs")
+
+#: The signals a program the lab has never seen is judged on.
+PROGRAM_SIGNALS = ["heap_bytes", "goroutines", "outside_go_bytes"]
+
+Progress = Callable[[str, float, int], None]
+
+
+@dataclasses.dataclass
+class Result:
+    """One variant's run: the verdict on its signal, the numbers behind it, where its data is."""
+
+    family: str
+    variant: str
+    verdict: str
+    signal: str
+    rate_per_s: float
+    unit: str
+    reason: str
+    duration_s: float
+    samples: int
+    go_version: str
+    capped: bool
+    run_dir: str
+    expected: str | None = None
+    work_rate_per_s: float | None = None
+    signals: dict = dataclasses.field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _check(limits: Limits) -> None:
+    if not limits.interval_s > 0 or limits.interval_s > 5:
+        raise BadParameter(f"--interval must be between 0 and 5 seconds, not {limits.interval_s:g}")
+    if not 0 < limits.duration_s <= 3600:
+        raise BadParameter(f"--duration must be between 0 and 3600 seconds, not {limits.duration_s:g}")
+    if limits.warmup_s < 0 or limits.warmup_s >= limits.duration_s:
+        raise BadParameter(f"--warmup ({limits.warmup_s:g} s) must be shorter than --duration "
+                           f"({limits.duration_s:g} s)")
+    if limits.mem_cap_bytes < 16 * 1024 * 1024:
+        raise BadParameter("--mem-cap must be at least 16 MiB")
+
+
+def _provenance(go: GoToolchain, binary: Path, package: Path, limits: Limits, env: dict[str, str]) -> dict:
+    info = subprocess.run([go.go, "version", "-m", str(binary)], capture_output=True, text=True).stdout
+    build_settings = dict(line.split("\t")[2].split("=", 1) for line in info.splitlines()
+                          if line.startswith("\tbuild\t") and "=" in line)
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "go_version": go.version, "goroot": go.goroot,
+        "goexperiment": build_settings.get("GOEXPERIMENT", go.goexperiment),
+        "godebug": env.get("GODEBUG", os.environ.get("GODEBUG", "")),
+        "cgo_enabled": build_settings.get("CGO_ENABLED", ""),
+        "build_settings": build_settings, "package": str(package),
+        "parameters": dataclasses.asdict(limits),
+        "host": {"machine": platform.machine(), "system": platform.system(), "cpus": os.cpu_count(),
+                 "python": platform.python_version()},
+        "leaklab_version": __version__,
+    }
+
+
+def _failure(outcome: Outcome, run_dir: Path, samples: int, limits: Limits) -> str | None:
+    stderr = (run_dir / "stderr.txt").read_text(errors="replace").strip()
+    tail = "\n".join(stderr.splitlines()[-15:])
+    if outcome.interrupted:
+        return None
+    if outcome.timed_out:
+        return (f"the program was still running {limits.grace_s:g} s after its {limits.duration_s:g} s run "
+                f"and was killed; {samples} samples kept")
+    if outcome.capped:
+        return None
+    if outcome.returncode not in (0, None):
+        how = (f"was killed by signal {-outcome.returncode}" if outcome.returncode < 0
+               else f"exited with status {outcome.returncode}")
+        return f"the program {how} after {outcome.wall_s:.1f} s ({samples} samples kept). Its last words:\n{tail}"
+    if samples == 0:
+        return (f"the program exited after {outcome.wall_s:.1f} s without producing a single sample: "
+                f"lab programs must keep working until they are stopped (does main return at once?)"
+                + (f"\n{tail}" if tail else ""))
+    return None
+
+
+def _place(tmp: Path, final: Path) -> Path:
+    """Move a finished run folder to ``final``, replacing an older one in one rename."""
+    old = final.with_name(f".{final.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        final.rename(old)
+    tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def measure(package: Path, family: str, variant: str, *, limits: Limits = Limits(), out: Path = DEFAULT_OUT,
+            signal: str | None = None, go: GoToolchain | None = None, env: dict[str, str] | None = None,
+            profiles: bool = False, progress: Progress | None = None, expected: str | None = None,
+            work: str = "") -> Result:
+    """Build, run and judge the main package in ``package``.
+
+    ``signal`` is the curve the verdict reads; ``None`` judges every signal a program can leak through
+    and names the one that grows. Raises :class:`ProgramFailed` (samples kept) when the program
+    crashes, hangs or never samples; re-raises ``KeyboardInterrupt`` after saving what was gathered.
+    """
+    _check(limits)
+    go = go or find_go()
+    env = env or {}
+    final = out / family / variant
+    final.parent.mkdir(parents=True, exist_ok=True)
+    run_dir = Path(tempfile.mkdtemp(prefix=f".{variant}.partial-", dir=final.parent))
+    try:
+        binary = build(package, run_dir / "binary", go, env=env)
+        if profiles:
+            env = {**env, "LEAKLAB_PROFILE_DIR": str(run_dir.resolve())}
+        meta = _provenance(go, binary, package, limits, env)
+        outcome = execute(binary, run_dir, limits, env=env,
+                          on_tick=(lambda el, rss: progress(f"{family}/{variant}", el, rss)) if progress else None)
+        meta["outcome"] = dataclasses.asdict(outcome)
+        (run_dir / "meta.json").write_text(json.dumps(meta, indent=2))
+        samples = read_samples(run_dir / "samples.jsonl")
+        problem = _failure(outcome, run_dir, len(samples), limits)
+        if problem or outcome.interrupted:
+            failed = _place(run_dir, final.with_name(f"{variant}.failed"))
+            if outcome.interrupted:
+                raise KeyboardInterrupt(f"interrupted; samples kept in {failed}")
+            raise ProgramFailed(f"{family}/{variant}: {problem}\n(run folder: {failed})", str(failed))
+    except BaseException:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    verdicts = judge_samples(samples, limits.warmup_s, [signal] if signal else PROGRAM_SIGNALS)
+    chosen = verdicts[signal] if signal else overall(verdicts)
+    if outcome.capped:
+        chosen.verdict = "leak"
+        chosen.reason = (f"hit the {limits.mem_cap_bytes // 2**20} MiB memory cap after {outcome.wall_s:.1f} s; "
+                         + chosen.reason)
+    work_rate = None
+    if work and f"expvar.{work}" in samples.columns and len(samples) > 1:
+        done = samples[f"expvar.{work}"]
+        work_rate = float((done[-1] - done[0]) / (samples.t[-1] - samples.t[0]))
+    result = Result(family=family, variant=variant, verdict=chosen.verdict, signal=chosen.signal,
+                    rate_per_s=chosen.rate_per_s, unit=chosen.unit, reason=chosen.reason,
+                    duration_s=round(float(samples.t[-1]) if len(samples) else 0.0, 3), samples=len(samples),
+                    go_version=go.version, capped=outcome.capped, run_dir=str(final), expected=expected,
+                    work_rate_per_s=work_rate,
+                    signals={n: v.as_dict() for n, v in judge_samples(samples, limits.warmup_s).items()})
+    (run_dir / "result.json").write_text(json.dumps(result.as_dict(), indent=2))
+    _place(run_dir, final)
+    return result
+
+
+def run_family(family: str | Family, variant: str = "both", **kwargs) -> list[Result]:
+    """Run one family's ``leaky`` and/or ``fixed`` variant and judge each on the family's signal."""
+    fam = family if isinstance(family, Family) else get_family(family)
+    variants = fam.variants if variant == "both" else [variant]
+    for v in variants:
+        if v not in fam.expect:
+            raise BadParameter(f"family {fam.name!r} has no variant {v!r}; it has: {', '.join(fam.variants)}")
+    return [measure(fam.package(v), fam.name, v, signal=fam.signal, expected=fam.expect[v].verdict,
+                    work=fam.work, **kwargs) for v in variants]
+
+
+def run_program(path: Path, **kwargs) -> Result:
+    """Measure any Go main package the lab has never seen, on every signal it can leak through."""
+    path = Path(path)
+    if not path.is_dir():
+        raise BadParameter(f"--program wants the folder of a Go main package; {path} is not a folder")
+    return measure(path, f"program-{path.resolve().name}", "program", **kwargs)
+
+
+def load_result(run_dir: Path) -> Result:
+    """Read back the result a run folder holds."""
+    return Result(**json.loads((Path(run_dir) / "result.json").read_text()))

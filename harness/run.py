@@ -1,0 +1,112 @@
+"""Run a built program under a memory cap and a time limit, and leave nothing behind.
+
+The program runs in a session (process group) of its own. Whatever happens (the run's end, the
+memory cap, the time limit, a crash, Ctrl-C) the whole group is killed before :func:`execute`
+returns, and what the probe wrote so far stays on disk.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import resource
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+
+__all__ = ["Limits", "Outcome", "execute"]
+
+_MiB = 1024 * 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """How long and how big a run may get."""
+
+    duration_s: float = 4.0
+    interval_s: float = 0.05
+    warmup_s: float = 1.0
+    mem_cap_bytes: int = 512 * _MiB
+    #: Extra time for start-up and the last profiles before the run counts as hung.
+    grace_s: float = 20.0
+
+
+@dataclasses.dataclass
+class Outcome:
+    """How a run ended."""
+
+    returncode: int | None
+    wall_s: float
+    peak_rss_bytes: int
+    capped: bool = False
+    timed_out: bool = False
+    interrupted: bool = False
+
+
+def _tree_rss(proc: psutil.Process) -> int:
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def _kill_group(popen: subprocess.Popen) -> None:
+    try:
+        os.killpg(popen.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    popen.wait()
+
+
+def _backstop(cap: int) -> Callable[[], None]:
+    """An address-space limit far above the cap, in case the program outruns the sampler."""
+    def limit() -> None:
+        soft = cap + 8 * 1024 * _MiB
+        resource.setrlimit(resource.RLIMIT_AS, (soft, soft))
+    return limit
+
+
+def execute(binary: Path, run_dir: Path, limits: Limits, *, env: dict[str, str] | None = None,
+            on_tick: Callable[[float, int], None] | None = None) -> Outcome:
+    """Run ``binary`` with the probe writing into ``run_dir/samples.jsonl``."""
+    probe_env = {
+        "LEAKLAB_OUT": str(run_dir / "samples.jsonl"),
+        "LEAKLAB_INTERVAL": str(limits.interval_s),
+        "LEAKLAB_DURATION": str(limits.duration_s),
+        "LEAKLAB_WARMUP": str(limits.warmup_s),
+    }
+    with open(run_dir / "stdout.txt", "wb") as out, open(run_dir / "stderr.txt", "wb") as err:
+        popen = subprocess.Popen([str(binary)], cwd=run_dir, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                 env={**os.environ, **(env or {}), **probe_env}, start_new_session=True,
+                                 preexec_fn=_backstop(limits.mem_cap_bytes))
+        proc = psutil.Process(popen.pid)
+        began = time.monotonic()
+        outcome = Outcome(returncode=None, wall_s=0.0, peak_rss_bytes=0)
+        try:
+            while popen.poll() is None:
+                elapsed = time.monotonic() - began
+                rss = _tree_rss(proc)
+                outcome.peak_rss_bytes = max(outcome.peak_rss_bytes, rss)
+                if rss > limits.mem_cap_bytes:
+                    outcome.capped = True
+                    break
+                if elapsed > limits.duration_s + limits.grace_s:
+                    outcome.timed_out = True
+                    break
+                if on_tick:
+                    on_tick(elapsed, rss)
+                time.sleep(min(0.05, limits.interval_s))
+        except KeyboardInterrupt:
+            outcome.interrupted = True
+        finally:
+            _kill_group(popen)
+        outcome.wall_s = time.monotonic() - began
+        outcome.returncode = popen.returncode
+    return outcome

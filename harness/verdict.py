@@ -1,0 +1,96 @@
+"""Decide from a curve whether a program leaks: ``leak``, ``flat`` or ``inconclusive``.
+
+The decision reads the curve's *floor*: at each moment, the lowest value the signal reaches from
+then on, i.e. what the program never gives back. A garbage collector's sawtooth has a flat floor;
+a leak lifts it. After a warm-up, a Theil-Sen slope (robust to outliers) of the floor is the growth
+rate. The rate is a leak only when it is above the signal's flat threshold and the growth over the
+window stands clear of the noise seen in the same run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from scipy import stats
+
+from .probe import SIGNALS, Samples, Signal
+
+__all__ = ["MIN_WINDOW_S", "MIN_SAMPLES", "SignalVerdict", "judge", "judge_samples", "overall"]
+
+#: Shorter steady windows (after the warm-up) are ``inconclusive``.
+MIN_WINDOW_S = 1.0
+MIN_SAMPLES = 10
+#: Growth over the window must exceed this many noise units to be called a leak.
+NOISE_FACTOR = 3.0
+
+
+@dataclasses.dataclass
+class SignalVerdict:
+    """The verdict on one signal, with the numbers behind it."""
+
+    signal: str
+    verdict: str
+    rate_per_s: float
+    unit: str
+    window_s: float
+    samples: int
+    start: float
+    end: float
+    noise: float
+    reason: str
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _floor(y: np.ndarray) -> np.ndarray:
+    """The lowest value reached from each sample to the end."""
+    return np.minimum.accumulate(y[::-1])[::-1]
+
+
+def _fmt(signal: Signal, value: float) -> str:
+    return f"{value / signal.scale:,.1f} {signal.display_unit}"
+
+
+def judge(t: np.ndarray, y: np.ndarray, signal: Signal, warmup_s: float) -> SignalVerdict:
+    """Judge one curve ``y(t)``, ignoring the first ``warmup_s`` seconds."""
+    keep = (t >= warmup_s) & np.isfinite(y)
+    t, y = t[keep], y[keep]
+    window = float(t[-1] - t[0]) if len(t) > 1 else 0.0
+    base = dict(signal=signal.name, unit=signal.unit, window_s=window, samples=len(t),
+                start=float(y[0]) if len(y) else float("nan"), end=float(y[-1]) if len(y) else float("nan"))
+    if window < MIN_WINDOW_S or len(t) < MIN_SAMPLES:
+        return SignalVerdict(verdict="inconclusive", rate_per_s=float("nan"), noise=float("nan"),
+                             reason=f"only {window:.1f} s and {len(t)} samples after the {warmup_s:g} s warm-up; "
+                                    f"run for at least {warmup_s + MIN_WINDOW_S + 0.5:g} s", **base)
+    floor = _floor(y)
+    slope, intercept, _, _ = stats.theilslopes(floor, t)
+    noise = 1.4826 * float(np.median(np.abs(y - np.median(y - slope * t) - slope * t)))
+    growth = slope * window
+    rate = f"{_fmt(signal, slope)}/s"
+    if slope < signal.min_rate:
+        return SignalVerdict(verdict="flat", rate_per_s=float(slope), noise=noise,
+                             reason=f"floor grows {rate}, under the {_fmt(signal, signal.min_rate)}/s threshold", **base)
+    if growth > NOISE_FACTOR * noise:
+        return SignalVerdict(verdict="leak", rate_per_s=float(slope), noise=noise,
+                             reason=f"floor grows {rate}: +{_fmt(signal, growth)} in {window:.1f} s, "
+                                    f"against noise of {_fmt(signal, noise)}", **base)
+    return SignalVerdict(verdict="inconclusive", rate_per_s=float(slope), noise=noise,
+                         reason=f"floor grows {rate} but the curve swings by {_fmt(signal, noise)}; run longer",
+                         **base)
+
+
+def judge_samples(samples: Samples, warmup_s: float, names: list[str] | None = None) -> dict[str, SignalVerdict]:
+    """Judge every signal in ``names`` (default: all known signals the samples carry)."""
+    names = names or [n for n in SIGNALS if n in samples.columns]
+    return {n: judge(samples.t, samples[n], SIGNALS[n], warmup_s) for n in names if n in samples.columns}
+
+
+def overall(verdicts: dict[str, SignalVerdict]) -> SignalVerdict:
+    """One verdict for several signals: the strongest leak, else inconclusive if any, else flat."""
+    leaks = [v for v in verdicts.values() if v.verdict == "leak"]
+    if leaks:
+        return max(leaks, key=lambda v: v.rate_per_s / SIGNALS[v.signal].min_rate)
+    unsure = [v for v in verdicts.values() if v.verdict == "inconclusive"]
+    return unsure[0] if unsure else next(iter(verdicts.values()))
