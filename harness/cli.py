@@ -53,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="the families, their variants and signals")
     run = sub.add_parser("run", help="build, run and judge a family (or any Go main package)")
-    run.add_argument("family", nargs="?", help="a family from `leaklab list`")
+    run.add_argument("family", nargs="?", help="a family from `leaklab list`, or `all`")
     run.add_argument("--variant", choices=["leaky", "fixed", "both"], default="both")
     run.add_argument("--program", type=Path, metavar="DIR", help="measure this Go main package instead of a family")
     _add_run_options(run)
@@ -97,8 +97,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if bool(args.family) == bool(args.program):
         raise LeakLabError("name a family (see `leaklab list`) or give --program DIR, not both and not neither")
     limits = _limits(args)
-    fam = None if args.program else get_family(args.family)
-    total = len(fam.variants) if fam and args.variant == "both" else 1
+    fams = [] if args.program else families() if args.family == "all" else [get_family(args.family)]
+    total = max(1, sum(len(f.variants) if args.variant == "both" else 1 for f in fams))
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[rss]}"),
                   TimeElapsedColumn(), console=_err, transient=True) as bar:
         task = bar.add_task("building", total=limits.duration_s * total, rss="")
@@ -111,7 +111,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
                        rss=f"RSS {rss / 2**20:,.0f} MiB")
 
         kwargs = dict(limits=limits, out=args.out, progress=tick)
-        results = [run_program(args.program, **kwargs)] if args.program else run_family(fam, args.variant, **kwargs)
+        if args.program:
+            results = [run_program(args.program, **kwargs)]
+        else:
+            results = [r for f in fams for r in run_family(f, args.variant, **kwargs)]
     if args.json:
         print(json.dumps({"results": [r.as_dict() for r in results]}, indent=2))
     else:

@@ -70,3 +70,12 @@ def find_go() -> GoToolchain:
     if seen:
         raise GoTooOld(f"the lab needs {need} or newer; found only {', '.join(seen)}. {_SETUP_HINT}")
     raise GoNotFound(f"no `go` command found (the lab needs {need} or newer). {_SETUP_HINT}")
+
+
+if __name__ == "__main__":  # `python -m harness.toolchain`: used by `make setup`
+    try:
+        found = find_go()
+    except (GoNotFound, GoTooOld) as exc:
+        print(f"leaklab: {exc}", file=sys.stderr)
+        sys.exit(1)
+    print(f"leaklab: using {found.version} at {found.go}")

@@ -53,8 +53,13 @@ def _fmt(signal: Signal, value: float) -> str:
     return f"{value / signal.scale:,.1f} {signal.display_unit}"
 
 
-def judge(t: np.ndarray, y: np.ndarray, signal: Signal, warmup_s: float) -> SignalVerdict:
-    """Judge one curve ``y(t)``, ignoring the first ``warmup_s`` seconds."""
+def judge(t: np.ndarray, y: np.ndarray, signal: Signal, warmup_s: float,
+          gc: np.ndarray | None = None) -> SignalVerdict:
+    """Judge one curve ``y(t)``, ignoring the first ``warmup_s`` seconds.
+
+    ``gc`` (the GC cycle count at each sample) tells the period of a collector's sawtooth: the
+    floor of the last period is not known yet (the next trough is still to come), so it is not fitted.
+    """
     keep = (t >= warmup_s) & np.isfinite(y)
     t, y = t[keep], y[keep]
     window = float(t[-1] - t[0]) if len(t) > 1 else 0.0
@@ -65,7 +70,11 @@ def judge(t: np.ndarray, y: np.ndarray, signal: Signal, warmup_s: float) -> Sign
                              reason=f"only {window:.1f} s and {len(t)} samples after the {warmup_s:g} s warm-up; "
                                     f"run for at least {warmup_s + MIN_WINDOW_S + 0.5:g} s", **base)
     floor = _floor(y)
-    slope, intercept, _, _ = stats.theilslopes(floor, t)
+    fit = np.ones(len(t), dtype=bool)
+    cycles = float(gc[keep][-1] - gc[keep][0]) if gc is not None else 0.0
+    if cycles >= 1:
+        fit = t <= t[-1] - min(window / cycles, window / 2)
+    slope, _, _, _ = stats.theilslopes(floor[fit], t[fit])
     noise = 1.4826 * float(np.median(np.abs(y - np.median(y - slope * t) - slope * t)))
     growth = slope * window
     rate = f"{_fmt(signal, slope)}/s"
@@ -81,10 +90,29 @@ def judge(t: np.ndarray, y: np.ndarray, signal: Signal, warmup_s: float) -> Sign
                          **base)
 
 
+#: With this many collections in the window, the live heap each GC measured is the heap's curve.
+LIVE_HEAP_MIN_GCS = 4
+
+
 def judge_samples(samples: Samples, warmup_s: float, names: list[str] | None = None) -> dict[str, SignalVerdict]:
-    """Judge every signal in ``names`` (default: all known signals the samples carry)."""
-    names = names or [n for n in SIGNALS if n in samples.columns]
-    return {n: judge(samples.t, samples[n], SIGNALS[n], warmup_s) for n in names if n in samples.columns}
+    """Judge every signal in ``names`` (default: all known signals the samples carry).
+
+    The Go heap is judged on ``heap_bytes`` (objects, dead ones included until swept), or on
+    ``live_bytes`` (what the last GC found reachable) when collections are frequent enough to draw it.
+    """
+    names = [n for n in (names or SIGNALS) if n in samples.columns]
+    gc = samples.columns.get("gc_cycles")
+    verdicts = {}
+    for n in names:
+        y, live = samples[n], False
+        if n == "heap_bytes" and gc is not None and "live_bytes" in samples.columns:
+            steady = samples.t >= warmup_s
+            live = bool(steady.any() and gc[steady][-1] - gc[steady][0] >= LIVE_HEAP_MIN_GCS)
+            y = samples["live_bytes"] if live else y
+        verdicts[n] = judge(samples.t, y, SIGNALS[n], warmup_s, gc)
+        if live:
+            verdicts[n].reason = f"live heap after each GC: {verdicts[n].reason}"
+    return verdicts
 
 
 def overall(verdicts: dict[str, SignalVerdict]) -> SignalVerdict:

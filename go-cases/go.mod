@@ -1,0 +1,3 @@
+module leaklab/cases
+
+go 1.24

@@ -1,0 +1,75 @@
+"""The verdict on synthetic curves: rising, flat, sawtooth, noisy, too short."""
+
+import numpy as np
+import pytest
+
+from harness.probe import SIGNALS, Samples
+from harness.verdict import judge, judge_samples, overall
+
+MiB = 2**20
+HEAP = SIGNALS["heap_bytes"]
+t = np.arange(0, 4, 0.05)
+rng = np.random.default_rng(7)
+
+
+def test_steady_rise_is_a_leak_with_its_rate():
+    v = judge(t, 5 * MiB + 10 * MiB * t, HEAP, warmup_s=1)
+    assert v.verdict == "leak"
+    assert v.rate_per_s == pytest.approx(10 * MiB, rel=0.01)
+
+
+def test_flat_curve_is_flat():
+    assert judge(t, np.full_like(t, 20 * MiB), HEAP, warmup_s=1).verdict == "flat"
+
+
+def test_gc_sawtooth_without_growth_is_flat():
+    saw = 20 * MiB + 20 * MiB * ((t % 0.7) / 0.7)
+    gc = np.floor(t / 0.7)
+    assert judge(t, saw, HEAP, warmup_s=1, gc=gc).verdict == "flat"
+
+
+def test_sawtooth_on_a_rising_floor_is_a_leak():
+    saw = 20 * MiB * ((t % 0.5) / 0.5) + 8 * MiB * t
+    v = judge(t, saw, HEAP, warmup_s=1, gc=np.floor(t / 0.5))
+    assert v.verdict == "leak"
+    assert v.rate_per_s == pytest.approx(8 * MiB, rel=0.2)
+
+
+def test_noise_alone_is_flat():
+    assert judge(t, 30 * MiB + rng.normal(0, 2 * MiB, len(t)), HEAP, warmup_s=1).verdict == "flat"
+
+
+def test_slow_rise_buried_in_large_swings_is_inconclusive():
+    y = 50 * MiB + 1 * MiB * t + rng.normal(0, 8 * MiB, len(t))
+    assert judge(t, y, HEAP, warmup_s=1).verdict == "inconclusive"
+
+
+def test_too_short_a_run_is_inconclusive():
+    short = t[t < 1.5]
+    v = judge(short, 10 * MiB * short, HEAP, warmup_s=1)
+    assert v.verdict == "inconclusive"
+    assert "at least" in v.reason
+
+
+def test_warmup_is_ignored():
+    y = np.where(t < 2.5, 20 * MiB * t, 50 * MiB)  # a cache filling up, then full
+    assert judge(t, y, HEAP, warmup_s=2.5).verdict == "flat"
+    assert judge(t, y, HEAP, warmup_s=0).verdict == "leak"
+
+
+def test_frequent_collections_judge_the_live_heap():
+    heap = 1 * MiB + 3 * MiB * ((t % 1.6) / 1.6)  # a slow rise of unswept objects, reset every 1.6 s
+    cols = {"t": t, "heap_bytes": heap, "live_bytes": np.full_like(t, 0.2 * MiB), "gc_cycles": np.floor(t * 10)}
+    v = judge_samples(Samples(cols, {}, True), warmup_s=1)["heap_bytes"]
+    assert v.verdict == "flat"
+    assert "live heap" in v.reason
+
+
+def test_overall_names_the_signal_that_grows():
+    cols = {"t": t, "heap_bytes": np.full_like(t, 10 * MiB), "goroutines": 4 + 1000 * t,
+            "outside_go_bytes": np.full_like(t, 3 * MiB)}
+    verdicts = judge_samples(Samples(cols, {}, True), warmup_s=1)
+    assert overall(verdicts).signal == "goroutines"
+    assert overall(verdicts).verdict == "leak"
+    cols["goroutines"] = np.full_like(t, 4)
+    assert overall(judge_samples(Samples(cols, {}, True), warmup_s=1)).verdict == "flat"
