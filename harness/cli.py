@@ -54,7 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="the families, their variants and signals")
     run = sub.add_parser("run", help="build, run and judge a family (or any Go main package)")
     run.add_argument("family", nargs="?", help="a family from `leaklab list`, or `all`")
-    run.add_argument("--variant", choices=["leaky", "fixed", "both"], default="both")
+    run.add_argument("--variant", default="both", help="leaky, fixed or both (default), or another variant the "
+                     "family declares")
     run.add_argument("--program", type=Path, metavar="DIR", help="measure this Go main package instead of a family")
     _add_run_options(run)
     return parser
@@ -98,7 +99,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise LeakLabError("name a family (see `leaklab list`) or give --program DIR, not both and not neither")
     limits = _limits(args)
     fams = [] if args.program else families() if args.family == "all" else [get_family(args.family)]
-    total = max(1, sum(len(f.variants) if args.variant == "both" else 1 for f in fams))
+    total = max(1, len(fams) * (2 if args.variant == "both" else 1))
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[rss]}"),
                   TimeElapsedColumn(), console=_err, transient=True) as bar:
         task = bar.add_task("building", total=limits.duration_s * total, rss="")

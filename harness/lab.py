@@ -184,7 +184,7 @@ def measure(package: Path, family: str, variant: str, *, limits: Limits = Limits
 def run_family(family: str | Family, variant: str = "both", **kwargs) -> list[Result]:
     """Run one family's ``leaky`` and/or ``fixed`` variant and judge each on the family's signal."""
     fam = family if isinstance(family, Family) else get_family(family)
-    variants = fam.variants if variant == "both" else [variant]
+    variants = ["leaky", "fixed"] if variant == "both" else [variant]
     for v in variants:
         if v not in fam.expect:
             raise BadParameter(f"family {fam.name!r} has no variant {v!r}; it has: {', '.join(fam.variants)}")

@@ -28,7 +28,7 @@ _MiB = 1024 * 1024
 #: The signals a verdict can read. Rates below ``min_rate`` are flat whatever the statistics say.
 SIGNALS = {
     "heap_bytes": Signal("heap_bytes", "Go heap (objects)", "B", 0.5 * _MiB, _MiB, "MiB"),
-    "goroutines": Signal("goroutines", "goroutines", "goroutines", 5.0, 1, "goroutines"),
+    "goroutines": Signal("goroutines", "goroutines", "goroutines", 10.0, 1, "goroutines"),
     "outside_go_bytes": Signal("outside_go_bytes", "memory outside the Go runtime (RSS - Go mapped)",
                                "B", 0.5 * _MiB, _MiB, "MiB"),
     "rss_bytes": Signal("rss_bytes", "process RSS", "B", 0.5 * _MiB, _MiB, "MiB"),
