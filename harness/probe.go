@@ -104,6 +104,7 @@ func leaklabLoop(w *bufio.Writer) {
 		sample()
 		if !profiled && now.Sub(start) >= warmup {
 			leaklabProfile(profiles, "heap-start.pb.gz", "heap", 0)
+			leaklabProfile(profiles, "goroutines-start.txt", "goroutine", 2)
 			profiled = true
 		}
 		if duration > 0 && now.Sub(start) >= duration {
