@@ -128,7 +128,7 @@ def _place(tmp: Path, final: Path) -> Path:
 def measure(package: Path, family: str, variant: str, *, limits: Limits = Limits(), out: Path = DEFAULT_OUT,
             signal: str | None = None, go: GoToolchain | None = None, env: dict[str, str] | None = None,
             profiles: bool = False, progress: Progress | None = None, expected: str | None = None,
-            work: str = "") -> Result:
+            work: str = "", go_directive: str | None = None) -> Result:
     """Build, run and judge the main package in ``package``.
 
     ``signal`` is the curve the verdict reads; ``None`` judges every signal a program can leak through
@@ -142,10 +142,13 @@ def measure(package: Path, family: str, variant: str, *, limits: Limits = Limits
     final.parent.mkdir(parents=True, exist_ok=True)
     run_dir = Path(tempfile.mkdtemp(prefix=f".{variant}.partial-", dir=final.parent))
     try:
-        binary = build(package, run_dir / "binary", go, env=env)
+        # GODEBUG is for the program: the go command is a Go program too, and must not get it.
+        build_env = {k: v for k, v in env.items() if k != "GODEBUG"}
+        binary = build(package, run_dir / "binary", go, env=build_env, go_directive=go_directive)
         if profiles:
             env = {**env, "LEAKLAB_PROFILE_DIR": str(run_dir.resolve())}
         meta = _provenance(go, binary, package, limits, env)
+        meta["go_directive"] = go_directive or ""
         outcome = execute(binary, run_dir, limits, env=env,
                           on_tick=(lambda el, rss: progress(f"{family}/{variant}", el, rss)) if progress else None)
         meta["outcome"] = dataclasses.asdict(outcome)

