@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from pathlib import Path
 
-from ._exceptions import UnknownFamily
+from ._exceptions import BadParameter, UnknownFamily
 
-__all__ = ["CASES_DIR", "Expectation", "Family", "families", "get_family"]
+__all__ = ["CASES_DIR", "Expectation", "Family", "expectation", "families", "get_family"]
 
 #: The Go module with the lab's programs (override with $LEAKLAB_CASES).
 CASES_DIR = Path(os.environ.get("LEAKLAB_CASES", Path(__file__).resolve().parent.parent / "go-cases"))
@@ -26,6 +27,8 @@ class Expectation:
 
     verdict: str
     rate: tuple[float, float]
+    #: Overrides by Go version, GODEBUG or go directive (``[[variants.X.when]]``); see :func:`expectation`.
+    when: tuple[dict, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +54,7 @@ class Family:
 def _load(folder: Path) -> Family:
     spec = tomllib.loads((folder / "expect.toml").read_text())
     expect = {
-        variant: Expectation(verdict=v["verdict"], rate=tuple(v["rate"]))
+        variant: Expectation(verdict=v["verdict"], rate=tuple(v["rate"]), when=tuple(v.get("when", ())))
         for variant, v in spec["variants"].items()
     }
     return Family(name=folder.name.split("-", 1)[-1], dir=folder, title=spec["title"], signal=spec["signal"],
@@ -71,3 +74,31 @@ def get_family(name: str, cases_dir: Path = CASES_DIR) -> Family:
             return family
     names = ", ".join(f.name for f in known) or "none"
     raise UnknownFamily(f"no family called {name!r}; the lab has: {names} (see `leaklab list`)")
+
+
+def _version_matches(condition: str, version: str) -> bool:
+    """``"<1.23"`` against ``"go1.22.10"`` or ``"1.22"``; a bare ``"1.22"`` means that release."""
+    m = re.fullmatch(r"\s*(<=|>=|<|>|==)?\s*(\d+)\.(\d+)\s*", condition)
+    v = re.match(r"(?:go)?(\d+)\.(\d+)", version)
+    if not m or not v:
+        raise BadParameter(f"cannot compare Go version {version!r} with {condition!r} (write e.g. \"<1.23\")")
+    want, have = (int(m.group(2)), int(m.group(3))), (int(v.group(1)), int(v.group(2)))
+    return {"<": have < want, "<=": have <= want, ">": have > want, ">=": have >= want}.get(m.group(1), have == want)
+
+
+def expectation(family: Family, variant: str, go_version: str, godebug: str = "",
+                go_directive: str | None = None) -> Expectation:
+    """What ``variant`` should show when built by ``go_version`` and run with ``godebug``.
+
+    The first ``[[variants.<variant>.when]]`` table whose conditions all hold wins: ``go`` compares
+    the toolchain's release, ``go_directive`` the go.mod directive it built with (the module's own,
+    ``go 1.24``, when None), ``godebug`` must be one of the comma-separated settings.
+    """
+    base = family.expect[variant]
+    directive = go_directive or "1.24"
+    for rule in base.when:
+        if (("go" not in rule or _version_matches(rule["go"], go_version))
+                and ("go_directive" not in rule or _version_matches(rule["go_directive"], directive))
+                and ("godebug" not in rule or rule["godebug"] in [s.strip() for s in godebug.split(",")])):
+            return Expectation(verdict=rule.get("verdict", base.verdict), rate=tuple(rule.get("rate", base.rate)))
+    return base
