@@ -57,8 +57,9 @@ def judge(t: np.ndarray, y: np.ndarray, signal: Signal, warmup_s: float,
           gc: np.ndarray | None = None) -> SignalVerdict:
     """Judge one curve ``y(t)``, ignoring the first ``warmup_s`` seconds.
 
-    ``gc`` (the GC cycle count at each sample) tells the period of a collector's sawtooth: the
-    floor of the last period is not known yet (the next trough is still to come), so it is not fitted.
+    The floor of the last stretch is not known yet (the next trough is still to come), so the last
+    quarter of the window, or one GC period if longer (``gc``: the GC cycle count at each sample), is
+    not fitted.
     """
     keep = (t >= warmup_s) & np.isfinite(y)
     t, y = t[keep], y[keep]
@@ -70,10 +71,9 @@ def judge(t: np.ndarray, y: np.ndarray, signal: Signal, warmup_s: float,
                              reason=f"only {window:.1f} s and {len(t)} samples after the {warmup_s:g} s warm-up; "
                                     f"run for at least {warmup_s + MIN_WINDOW_S + 0.5:g} s", **base)
     floor = _floor(y)
-    fit = np.ones(len(t), dtype=bool)
     cycles = float(gc[keep][-1] - gc[keep][0]) if gc is not None else 0.0
-    if cycles >= 1:
-        fit = t <= t[-1] - min(window / cycles, window / 2)
+    unknown = max(window / 4, min(window / cycles, window / 2) if cycles >= 1 else 0.0)
+    fit = t <= t[-1] - unknown
     slope, _, _, _ = stats.theilslopes(floor[fit], t[fit])
     noise = 1.4826 * float(np.median(np.abs(y - np.median(y - slope * t) - slope * t)))
     growth = slope * window

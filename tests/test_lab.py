@@ -1,0 +1,41 @@
+"""Every family, both ways, on real runs: the leaky variant is flagged and the fixed one cleared."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness import Limits, families, load_result, run_family
+
+LIMITS = Limits(duration_s=3.5, interval_s=0.05, warmup_s=1)
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory, go):
+    out = tmp_path_factory.mktemp("lab")
+    return {(r.family, r.variant): r for f in families() for r in run_family(f, limits=LIMITS, out=out, go=go)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", [f.name for f in families()])
+@pytest.mark.parametrize("variant", ["leaky", "fixed"])
+def test_verdict_rate_and_work_match_the_expectation(results, family, variant):
+    fam = next(f for f in families() if f.name == family)
+    r = results[(family, variant)]
+    exp = fam.expect[variant]
+    assert (r.verdict, r.signal) == (exp.verdict, fam.signal), r.reason
+    lo, hi = exp.rate
+    assert lo <= r.rate_per_s <= hi, f"{family}/{variant}: {r.rate_per_s:,.0f} {r.unit}/s outside [{lo:g}, {hi:g}]"
+    assert r.work_rate_per_s >= 0.7 * fam.work_rate, "the program did less work than it promises"
+    assert not r.capped
+
+
+@pytest.mark.slow
+def test_a_run_folder_carries_its_provenance(results):
+    r = results[("cgo", "leaky")]
+    assert load_result(r.run_dir) == r
+    meta = json.loads((Path(r.run_dir) / "meta.json").read_text())
+    assert meta["go_version"].startswith("go1.") and meta["date"].startswith("20")
+    assert meta["cgo_enabled"] == "1"
+    assert {"godebug", "goexperiment", "parameters", "build_settings"} <= meta.keys()
+    assert meta["parameters"]["duration_s"] == LIMITS.duration_s

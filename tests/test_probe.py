@@ -1,0 +1,66 @@
+"""The probe: what it samples from a program it was built into."""
+
+import json
+import subprocess
+import time
+
+import numpy as np
+import pytest
+
+from harness import Limits, get_family, measure
+from harness.build import build
+from harness.probe import read_samples
+
+from .conftest import FIXTURES
+
+
+@pytest.fixture(scope="module")
+def syncmap_run(tmp_path_factory, go):
+    out = tmp_path_factory.mktemp("probe")
+    fam = get_family("syncmap")
+    measure(fam.package("leaky"), "syncmap", "leaky", limits=Limits(duration_s=2.5, interval_s=0.05), out=out,
+            signal="heap_bytes", go=go, profiles=True, work="requests")
+    return out / "syncmap" / "leaky"
+
+
+@pytest.mark.slow
+def test_samples_carry_every_signal_at_the_interval(syncmap_run):
+    s = read_samples(syncmap_run / "samples.jsonl")
+    assert s.ended and s.start["go"].startswith("go1.")
+    for name in ("heap_bytes", "live_bytes", "heap_objects", "goroutines", "gc_cycles", "stack_bytes",
+                 "rss_bytes", "outside_go_bytes", "finalizers_queued", "cleanups_executed", "expvar.requests"):
+        assert name in s.columns, name
+    assert 0.04 < np.median(np.diff(s.t)) < 0.08
+    assert 35 <= len(s) <= 55
+    assert np.all(np.diff(s["expvar.requests"]) >= 0) and s["expvar.requests"][-1] > 10_000
+    assert s["heap_bytes"][-1] > s["heap_bytes"][0] + 16 * 2**20
+    assert np.all(s["rss_bytes"] > 0)
+
+
+@pytest.mark.slow
+def test_profiles_are_written_on_request(syncmap_run):
+    for name in ("heap-start.pb.gz", "heap-end.pb.gz", "goroutines.txt"):
+        assert (syncmap_run / name).stat().st_size > 0, name
+    assert "goroutine 1 [" in (syncmap_run / "goroutines.txt").read_text()
+
+
+@pytest.mark.slow
+def test_without_its_environment_the_probe_stays_silent(go, tmp_path):
+    binary = build(FIXTURES / "heap_leak", tmp_path / "bin", go)
+    proc = subprocess.Popen([str(binary)], cwd=tmp_path)
+    time.sleep(0.5)
+    assert proc.poll() is None  # the program runs as it would without the lab
+    proc.kill()
+    proc.wait()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bin"]
+
+
+def test_a_truncated_last_line_is_ignored(tmp_path):
+    path = tmp_path / "samples.jsonl"
+    rows = [{"type": "start", "go": "go1.26"}, {"t": 0.05, "heap_bytes": 1, "rss_bytes": 10, "go_total_bytes": 8,
+            "go_released_bytes": 2, "expvar": {"requests": 3}}]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + '\n{"t": 0.1, "heap_')
+    s = read_samples(path)
+    assert len(s) == 1 and not s.ended
+    assert s["outside_go_bytes"][0] == 10 - (8 - 2)
+    assert s["expvar.requests"][0] == 3

@@ -1,0 +1,93 @@
+"""Runs end cleanly whatever the program does: cap, crash, silence, hang, Ctrl-C."""
+
+import dataclasses
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from harness import Limits, ProgramFailed, measure
+
+from .conftest import FIXTURES
+
+QUICK = Limits(duration_s=3, interval_s=0.05, warmup_s=1)
+
+
+def _left_behind(folder):
+    """Processes still running a binary from ``folder``."""
+    found = []
+    for p in psutil.process_iter(["exe", "cmdline"]):
+        text = " ".join([p.info["exe"] or "", *(p.info["cmdline"] or [])])
+        if str(folder) in text and p.pid != psutil.Process().pid:
+            found.append(p)
+    return found
+
+
+@pytest.mark.slow
+def test_a_runaway_leak_hits_the_cap_and_counts_as_a_leak(go, tmp_path):
+    limits = dataclasses.replace(QUICK, duration_s=20, mem_cap_bytes=96 * 2**20)
+    began = time.monotonic()
+    r = measure(FIXTURES / "runaway", "fx", "runaway", limits=limits, out=tmp_path, go=go)
+    assert time.monotonic() - began < 10
+    assert r.capped and r.verdict == "leak" and "memory cap" in r.reason
+    meta = json.loads((tmp_path / "fx" / "runaway" / "meta.json").read_text())
+    assert meta["outcome"]["capped"] and meta["outcome"]["peak_rss_bytes"] > 96 * 2**20
+    assert not _left_behind(tmp_path)
+
+
+@pytest.mark.slow
+def test_a_crash_is_reported_with_the_programs_last_words_and_samples_kept(go, tmp_path):
+    with pytest.raises(ProgramFailed, match=r"(?s)exited with status 2.*deliberate crash") as err:
+        measure(FIXTURES / "crash", "fx", "crash", limits=QUICK, out=tmp_path, go=go)
+    kept = tmp_path / "fx" / "crash.failed"
+    assert err.value.run_dir == str(kept)
+    assert (kept / "samples.jsonl").read_text().count('"t"') >= 5
+    assert not (tmp_path / "fx" / "crash").exists()
+
+
+@pytest.mark.slow
+def test_a_program_that_prints_nothing_is_explained(go, tmp_path):
+    with pytest.raises(ProgramFailed, match="without producing a single sample"):
+        measure(FIXTURES / "silent", "fx", "silent", limits=QUICK, out=tmp_path, go=go)
+
+
+@pytest.mark.slow
+def test_a_hung_program_is_killed_at_the_time_limit(go, tmp_path):
+    limits = dataclasses.replace(QUICK, duration_s=1.5, warmup_s=0.5, grace_s=1)
+    began = time.monotonic()
+    with pytest.raises(ProgramFailed, match="still running"):
+        measure(FIXTURES / "hang", "fx", "hang", limits=limits, out=tmp_path, go=go)
+    assert time.monotonic() - began < 8
+    assert not _left_behind(tmp_path)
+
+
+@pytest.mark.slow
+def test_a_failed_run_does_not_spoil_the_last_good_one(go, tmp_path):
+    good = measure(FIXTURES / "heap_leak", "fx", "v", limits=QUICK, out=tmp_path, go=go)
+    assert good.verdict == "leak"
+    with pytest.raises(ProgramFailed):
+        measure(FIXTURES / "crash", "fx", "v", limits=QUICK, out=tmp_path, go=go)
+    assert json.loads((tmp_path / "fx" / "v" / "result.json").read_text())["verdict"] == "leak"
+    assert (tmp_path / "fx" / "v.failed" / "stderr.txt").is_file()
+
+
+@pytest.mark.slow
+def test_ctrl_c_leaves_no_process_and_keeps_the_samples(tmp_path):
+    cli = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", "--program", str(FIXTURES / "heap_leak"),
+                            "--duration", "60", "--out", str(tmp_path)], stderr=subprocess.PIPE, text=True)
+    kept = tmp_path / "program-heap_leak" / "program.failed"
+    deadline = time.monotonic() + 30
+    while not list(tmp_path.glob("program-heap_leak/.program.partial-*/samples.jsonl")):
+        assert time.monotonic() < deadline, "the run never started"
+        time.sleep(0.1)
+    time.sleep(1.0)
+    cli.send_signal(signal.SIGINT)
+    _, err = cli.communicate(timeout=30)
+    assert cli.returncode == 130
+    assert "interrupted" in err and "no process was left running" in err
+    assert (kept / "samples.jsonl").read_text().count('"t"') >= 10
+    assert not _left_behind(tmp_path)

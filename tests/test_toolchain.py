@@ -1,0 +1,48 @@
+"""Finding Go: the one on PATH when it is recent enough, a clear error otherwise."""
+
+import os
+
+import pytest
+
+from harness import GoNotFound, GoTooOld
+from harness.toolchain import MIN_GO, find_go, parse_version
+
+
+def test_the_installed_go_is_found_and_recent_enough(go):
+    assert go.version_tuple >= MIN_GO
+    assert os.path.isfile(go.go)
+
+
+def test_versions_are_parsed():
+    assert parse_version("go1.26.8") == (1, 26)
+    assert parse_version("go1.22rc1") == (1, 22)
+    with pytest.raises(GoNotFound):
+        parse_version("devel")
+
+
+def _fake_go(tmp_path, version):
+    fake = tmp_path / "go"
+    fake.write_text(f"#!/bin/sh\nprintf '{version}\\n/nowhere\\n\\n'\n")
+    fake.chmod(0o755)
+    return fake
+
+
+def test_too_old_a_go_is_refused_with_a_way_out(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("LEAKLAB_GO", str(_fake_go(tmp_path, "go1.21.13")))
+    monkeypatch.setattr("sys.prefix", str(tmp_path / "no-venv"))
+    with pytest.raises(GoTooOld, match=r"go1\.24 or newer.*go1\.21\.13.*make setup"):
+        find_go()
+
+
+def test_no_go_at_all_says_how_to_get_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("LEAKLAB_GO", raising=False)
+    monkeypatch.setattr("sys.prefix", str(tmp_path / "no-venv"))
+    with pytest.raises(GoNotFound, match="make setup"):
+        find_go()
+
+
+def test_a_recent_go_beside_an_old_one_is_chosen(tmp_path, monkeypatch):
+    monkeypatch.setenv("LEAKLAB_GO", str(_fake_go(tmp_path, "go1.22.10")))
+    assert find_go().version_tuple >= MIN_GO
