@@ -16,6 +16,7 @@ from rich.table import Table
 from . import __version__
 from ._exceptions import LeakLabError
 from .cases import families, get_family
+from .diagnose import diagnosis_tables
 from .lab import DEFAULT_OUT, Result, run_family, run_program
 from .probe import SIGNALS
 from .run import Limits
@@ -58,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
                      "family declares")
     run.add_argument("--program", type=Path, metavar="DIR", help="measure this Go main package instead of a family")
     _add_run_options(run)
+    run.add_argument("--diagnose", action=argparse.BooleanOptionalAction, default=True,
+                     help="take heap and goroutine profiles and show where the leak is (default: on)")
     return parser
 
 
@@ -111,7 +114,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             bar.update(task, description=f"running {name}", completed=done["runs"] * limits.duration_s + elapsed,
                        rss=f"RSS {rss / 2**20:,.0f} MiB")
 
-        kwargs = dict(limits=limits, out=args.out, progress=tick)
+        kwargs = dict(limits=limits, out=args.out, progress=tick, profiles=args.diagnose)
         if args.program:
             results = [run_program(args.program, **kwargs)]
         else:
@@ -120,6 +123,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(json.dumps({"results": [r.as_dict() for r in results]}, indent=2))
     else:
         Console().print(_table(results))
+        for r in results:
+            Console().print(*diagnosis_tables(r))
         _err.print(f"run data: {args.out}/")
     return 0
 

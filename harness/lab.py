@@ -24,6 +24,7 @@ from . import __version__
 from ._exceptions import BadParameter, ProgramFailed
 from .build import build
 from .cases import Family, get_family
+from .diagnose import diagnosis_fields, leak_profile_env
 from .probe import SIGNALS, read_samples
 from .run import Limits, Outcome, execute
 from .toolchain import GoToolchain, find_go
@@ -58,6 +59,10 @@ class Result:
     expected: str | None = None
     work_rate_per_s: float | None = None
     signals: dict = dataclasses.field(default_factory=dict)
+    #: With profiles: growing allocation sites, goroutine groups, the goroutine leak profile (harness.diagnose).
+    top_sites: list | None = None
+    top_goroutines: list | None = None
+    leak_profile: dict | None = None
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -144,6 +149,8 @@ def measure(package: Path, family: str, variant: str, *, limits: Limits = Limits
     try:
         # GODEBUG is for the program: the go command is a Go program too, and must not get it.
         build_env = {k: v for k, v in env.items() if k != "GODEBUG"}
+        if profiles:  # Go 1.26 has the goroutine leak profile only as an experiment chosen at build time
+            build_env.update(leak_profile_env(go, build_env.get("GOEXPERIMENT")))
         binary = build(package, run_dir / "binary", go, env=build_env, go_directive=go_directive)
         if profiles:
             env = {**env, "LEAKLAB_PROFILE_DIR": str(run_dir.resolve())}
@@ -178,7 +185,8 @@ def measure(package: Path, family: str, variant: str, *, limits: Limits = Limits
                     duration_s=round(float(samples.t[-1]) if len(samples) else 0.0, 3), samples=len(samples),
                     go_version=go.version, capped=outcome.capped, run_dir=str(final), expected=expected,
                     work_rate_per_s=work_rate,
-                    signals={n: v.as_dict() for n, v in judge_samples(samples, limits.warmup_s).items()})
+                    signals={n: v.as_dict() for n, v in judge_samples(samples, limits.warmup_s).items()},
+                    **(diagnosis_fields(run_dir, go.goroot) if profiles else {}))
     (run_dir / "result.json").write_text(json.dumps(result.as_dict(), indent=2))
     _place(run_dir, final)
     return result
