@@ -17,6 +17,7 @@ from . import __version__
 from ._exceptions import LeakLabError
 from .cases import families, get_family
 from .diagnose import diagnosis_tables
+from .report import add_arguments as _add_report_options, cli_report
 from .lab import DEFAULT_OUT, Result, run_family, run_program
 from .probe import SIGNALS
 from .run import Limits
@@ -133,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``leaklab``; returns the exit status."""
     args = _parser().parse_args(argv)
     try:
-        return {"list": _cmd_list, "run": _cmd_run}[args.command](args)
+        return {"list": _cmd_list, "run": _cmd_run, "report": cli_report}[args.command](args)
     except LeakLabError as exc:
         _err.print(f"[bold red]leaklab: error:[/] {exc}", highlight=False, markup=True)
         return 2

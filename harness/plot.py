@@ -160,12 +160,11 @@ def plot_overview(results_by_family: Mapping[str, Sequence[Result]]) -> Figure:
     for ax, (family, results) in zip(axes, results_by_family.items()):
         runs = [(r, _samples(r)) for r in results]
         versions.update(r.go_version for r in results)
-        _warmup(ax, results[0])
+        _warmup(ax, results[0], label=False)
         _signal_panel(ax, runs, results[0].signal)
         verdicts = ", ".join(f"{r.variant} {r.verdict}" for r in results)
         ax.set_title(f"{family}\n{verdicts}", fontsize=10)
         ax.set_xlabel("time [s]")
-        ax.legend(loc="upper left", fontsize=7)
     for ax in axes[n:]:
         ax.axis("off")
     if len(axes) > n:
