@@ -62,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_run_options(run)
     run.add_argument("--diagnose", action=argparse.BooleanOptionalAction, default=True,
                      help="take heap and goroutine profiles and show where the leak is (default: on)")
+    _add_report_options(sub.add_parser("report", help="execute every notebook and render the HTML report (reports/)"))
     return parser
 
 
