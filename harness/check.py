@@ -1,0 +1,190 @@
+"""Check a learner's fix of an exercise: is the leak gone, and does the program still do its work?
+
+``labs/exercises/<family>/main.go`` is the family's leaky program with the place of the fix marked
+``// TODO(you)``. :func:`check` builds the learner's version, runs it like any lab program and
+answers with a :class:`CheckReport`. It passes only when
+
+* the family's signal is ``flat`` (``inconclusive`` does not pass), and no other signal a program can
+  leak through (Go heap, goroutines, memory outside Go) grows either, and
+* the program still completes its work: the counter it publishes with expvar (``requests``) grows
+  at least :data:`WORK_FRACTION` of the rate in ``expect.toml``. A "fix" that returns early, sleeps or
+  serves fewer requests flattens the curve too, and is rejected here.
+
+A machine slower or busier than the one ``expect.toml`` was measured on could miss that rate with a
+good fix, so a program below it is compared with the family's leaky program measured right then,
+with the same limits, on the same machine: the fix passes if it keeps :data:`WORK_FRACTION` of that.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from pathlib import Path
+
+from ._exceptions import BadParameter, ProgramFailed
+from .cases import Family, get_family
+from .lab import PROGRAM_SIGNALS, Result, measure
+from .plot import plot_family, save_png
+from .probe import SIGNALS
+from .run import Limits
+from .toolchain import GoToolchain
+
+__all__ = ["EXERCISES_DIR", "WORK_FRACTION", "CheckReport", "check", "cmd_check", "format_report", "reference_work_rate",
+           "save_curve", "starter"]
+
+#: The starters, one folder per family.
+EXERCISES_DIR = Path(__file__).resolve().parent.parent / "labs" / "exercises"
+
+#: A fix must keep at least this share of the expected work rate (cheats in the tests do 0-50 %).
+WORK_FRACTION = 0.7
+
+_references: dict[tuple, float] = {}
+
+
+@dataclasses.dataclass
+class CheckReport:
+    """The checker's answer for one program."""
+
+    family: str
+    path: str
+    passed: bool
+    status: str  # fixed | leaking | too-little-work | no-counter | inconclusive | crashed
+    headline: str
+    details: list[str]
+    hint: str = ""
+    signal: str = ""
+    rate_per_s: float = math.nan
+    work_rate_per_s: float | None = None
+    expected_work_rate: float = 0.0
+    reference_work_rate: float | None = None
+    go_version: str = ""
+    run_dir: str = ""
+    curve: str = ""
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def starter(family: str) -> Path:
+    """The folder of the family's exercise starter."""
+    return EXERCISES_DIR / get_family(family).name
+
+
+def _hints(family: str) -> dict[str, str]:
+    path = EXERCISES_DIR / "hints.toml"
+    return tomllib.loads(path.read_text()).get(family, {}) if path.is_file() else {}
+
+
+def _fmt_rate(signal: str, rate: float) -> str:
+    sig = SIGNALS[signal]
+    return f"{rate / sig.scale:+,.2f} {sig.display_unit}/s"
+
+
+def save_curve(result: Result, path: Path, title: str) -> Path:
+    """Save the run's curves (the lab's family figure: verdict signal, heap vs RSS, goroutines)."""
+    return save_png(plot_family([result], title=title), path)
+
+
+def reference_work_rate(fam: Family, limits: Limits, out: Path, go: GoToolchain | None = None) -> float:
+    """The work rate of the family's leaky program measured now (cached per family and limits)."""
+    key = (fam.name, limits)
+    if key not in _references:
+        ref = measure(fam.package("leaky"), fam.name, "reference", limits=limits, out=out, signal=fam.signal,
+                      go=go, work=fam.work)
+        _references[key] = ref.work_rate_per_s or 0.0
+    return _references[key]
+
+
+def _leaking(result: Result) -> list[str]:
+    names = [result.signal] + [n for n in PROGRAM_SIGNALS if n != result.signal]
+    return [n for n in names if result.signals.get(n, {}).get("verdict") == "leak"
+            or (n == result.signal and result.verdict == "leak")]
+
+
+def _judge(fam: Family, result: Result, limits: Limits, out: Path, go: GoToolchain | None,
+           reference: float | None) -> tuple[str, str, list[str], float | None]:
+    """(status, headline, details, reference rate) for a run that completed."""
+    leaking = _leaking(result)
+    if leaking:
+        lines = [f"{SIGNALS[n].label} grows {_fmt_rate(n, result.signals[n]['rate_per_s'])}" for n in leaking]
+        return "leaking", f"still leaking: {lines[0]}", lines[1:] + [result.reason], reference
+    if result.verdict != "flat":
+        return ("inconclusive", f"cannot tell yet: {result.reason}",
+                [f"run longer, e.g. `leaklab check {fam.name} --duration {2 * limits.duration_s:g}`"], reference)
+    work = result.work_rate_per_s
+    if work is None:
+        return ("no-counter", f"the program no longer publishes its `{fam.work}` counter",
+                [f"keep `var {fam.work} = expvar.NewInt(\"{fam.work}\")` and add 1 per request served: "
+                 "the checker needs it to see that the program still does its work"], reference)
+    expected = WORK_FRACTION * fam.work_rate
+    if work < expected:
+        reference = reference if reference is not None else reference_work_rate(fam, limits, out, go)
+    enough = work >= expected or (reference is not None and work >= WORK_FRACTION * reference)
+    served = f"{work:,.0f} {fam.work}/s served (expected about {fam.work_rate:,.0f}/s"
+    served += f"; the leaky program ran at {reference:,.0f}/s just now)" if reference is not None else ")"
+    if not enough:
+        return ("too-little-work", f"the curve is flat, but the program does too little work: {served}",
+                [f"a fix must keep serving at least {WORK_FRACTION:.0%} of the requests: returning early, "
+                 "sleeping or skipping requests hides the leak without fixing it"], reference)
+    sig = SIGNALS[result.signal]
+    return ("fixed", f"fixed: {sig.label} is flat ({_fmt_rate(result.signal, result.rate_per_s)}), {served}",
+            [result.reason], reference)
+
+
+def check(family: str, path: Path | None = None, *, limits: Limits = Limits(), out: Path = Path("runs"),
+          go: GoToolchain | None = None, variant: str = "check", reference: float | None = None,
+          progress=None) -> CheckReport:
+    """Build and run the learner's program for ``family`` (default: its starter) and judge the fix.
+
+    ``reference`` is a work rate of the leaky program already measured with the same limits; when it
+    is ``None`` and one is needed, it is measured. Raises :class:`BuildFailed` when the program does not
+    compile; a program that crashes or stops is reported as not fixed.
+    """
+    fam = get_family(family)
+    path = Path(path) if path is not None else EXERCISES_DIR / fam.name
+    if not path.is_dir():
+        raise BadParameter(f"--path must be the folder of your main.go; {path} is not a folder "
+                           f"(the starter is {EXERCISES_DIR / fam.name})")
+    hints = _hints(fam.name)
+    base = dict(family=fam.name, path=str(path), expected_work_rate=fam.work_rate)
+    try:
+        result = measure(path, fam.name, variant, limits=limits, out=out, signal=fam.signal, go=go,
+                         expected="flat", work=fam.work, progress=progress)
+    except ProgramFailed as exc:
+        return CheckReport(passed=False, status="crashed", headline="not fixed: the program did not keep running",
+                           details=[str(exc), "a lab program serves requests until it is stopped; "
+                                    "main must not return"], run_dir=exc.run_dir or "", **base)
+    status, headline, details, ref = _judge(fam, result, limits, out, go, reference)
+    curve = save_curve(result, Path(result.run_dir) / "curve.png",
+                       f"leaklab check {fam.name}: {status} ({result.go_version})")
+    return CheckReport(passed=status == "fixed", status=status, headline=headline, details=details,
+                       hint=hints.get("hint", "") if status == "leaking" else "", signal=result.signal,
+                       rate_per_s=result.rate_per_s, work_rate_per_s=result.work_rate_per_s,
+                       reference_work_rate=ref, go_version=result.go_version, run_dir=result.run_dir,
+                       curve=str(curve), **base)
+
+
+def format_report(report: CheckReport) -> str:
+    """The plain-text answer the CLI prints."""
+    lines = [f"leaklab check {report.family} ({report.path})",
+             f"  {'PASS' if report.passed else 'NOT YET'} - {report.headline}"]
+    lines += [f"    {d}" for d in report.details if d]
+    if report.hint:
+        lines.append(f"  hint: {report.hint}")
+    if report.curve:
+        lines.append(f"  curve: {report.curve}")
+    if report.go_version:
+        lines.append(f"  built with {report.go_version}; run data in {report.run_dir}")
+    return "\n".join(lines)
+
+
+def cmd_check(args) -> int:
+    """``leaklab check FAMILY [--path DIR]``: exit 0 only when the leak is fixed and the work still done."""
+    import json
+
+    limits = Limits(duration_s=args.duration, interval_s=args.interval, warmup_s=args.warmup,
+                    mem_cap_bytes=args.mem_cap * 2**20)
+    report = check(args.family, args.path, limits=limits, out=args.out)
+    print(json.dumps(report.as_dict(), indent=2) if args.json else format_report(report))
+    return 0 if report.passed else 1

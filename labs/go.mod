@@ -1,0 +1,3 @@
+module leaklab/labs
+
+go 1.24

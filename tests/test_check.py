@@ -1,0 +1,147 @@
+"""The exercise checker: starters must be called leaking, hidden solutions fixed, cheats rejected."""
+
+import math
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from harness import check as chk
+from harness.cases import families, get_family
+from harness.lab import Result
+from harness.run import Limits
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SOLUTIONS = FIXTURES / "solutions"
+CHEATS = FIXTURES / "cheats"
+NAMES = [f.name for f in families()]
+TODO = re.compile(r"^\s*// TODO\(you\):.*\n(^\s*//(?! TODO).*\n)*", re.M)
+
+#: Short runs: 1 s of warm-up, 2.5 s judged.
+LIMITS = Limits(duration_s=3.5, warmup_s=1.0, interval_s=0.05)
+
+
+def _cheats():
+    return sorted(p for p in CHEATS.iterdir() if (p / "main.go").is_file())
+
+
+# --- the exercise material ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", NAMES)
+def test_starter_is_the_leaky_case_plus_a_marker(name):
+    starter = (chk.starter(name) / "main.go").read_text()
+    assert "// TODO(you):" in starter, "the learner must see where the fix goes"
+    leaky = (get_family(name).package("leaky") / "main.go").read_text()
+    assert TODO.sub("", starter) == leaky, "labs/exercises must stay the go-cases leaky program plus TODO comments"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_family_has_a_hint_a_solution_and_a_cheat(name):
+    assert chk._hints(name)["hint"]
+    assert (SOLUTIONS / name / "main.go").is_file()
+    assert any(p.name.startswith(f"{name}-") for p in _cheats())
+
+
+def test_a_missing_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(chk.BadParameter, match="not a folder"):
+        chk.check("timer", tmp_path / "nowhere")
+
+
+# --- the judgement, on made-up results ---------------------------------------------------------------------
+
+def _result(verdict="flat", work=900.0, signal="heap_bytes", **signals):
+    rate = {"leak": 20e6, "flat": 0.0}.get(verdict, 2e6)
+    base = {n: {"verdict": "flat", "rate_per_s": 0.0} for n in ("heap_bytes", "goroutines", "outside_go_bytes")}
+    base[signal] = {"verdict": verdict, "rate_per_s": rate}
+    base.update({n: {"verdict": v, "rate_per_s": 5e6} for n, v in signals.items()})
+    return Result(family="timer", variant="check", verdict=verdict, signal=signal, rate_per_s=rate, unit="B",
+                  reason="made up", duration_s=4, samples=80, go_version="go1.x", capped=False, run_dir="",
+                  work_rate_per_s=work, signals=base)
+
+
+def _judge(result, reference=None):
+    """The status for ``result``; with no ``reference`` the work must reach the expected rate by itself."""
+    return chk._judge(get_family("timer"), result, LIMITS, Path("unused"), None, reference)[0]
+
+
+def test_flat_with_the_expected_work_is_fixed():
+    assert _judge(_result(work=get_family("timer").work_rate)) == "fixed"
+
+
+def test_a_leak_on_another_signal_is_not_a_fix():
+    assert _judge(_result(work=900, goroutines="leak")) == "leaking"
+
+
+def test_inconclusive_does_not_pass():
+    assert _judge(_result("inconclusive")) == "inconclusive"
+
+
+def test_no_counter_is_not_a_fix():
+    assert _judge(_result(work=None)) == "no-counter"
+
+
+def test_a_slow_machine_is_judged_against_the_leaky_program_measured_now():
+    expected = get_family("timer").work_rate
+    assert _judge(_result(work=0.5 * expected), reference=0.6 * expected) == "fixed"
+    assert _judge(_result(work=0.3 * expected), reference=0.9 * expected) == "too-little-work"
+
+
+def test_the_cli_exit_status_says_fixed_or_not(leaklab, monkeypatch):
+    for passed, status in ((True, 0), (False, 1)):
+        report = chk.CheckReport(family="timer", path="p", passed=passed, status="x", headline="h", details=[])
+        monkeypatch.setattr(chk, "check", lambda *a, _r=report, **k: _r)
+        code, out, _ = leaklab("check", "timer")
+        assert code == status and ("PASS" if passed else "NOT YET") in out
+
+
+# --- real runs ---------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory, go):
+    """Check every starter, then every hidden solution and cheat, four at a time.
+
+    A starter is the leaky program, so its work rate is the reference the others are held to; one
+    cheat (cgo) is left to measure its reference itself, the way `leaklab check` does.
+    """
+    root = tmp_path_factory.mktemp("check")
+
+    def run(key, family, path, reference=None):
+        out = root / key.replace("/", "_")
+        return key, chk.check(family, path, limits=LIMITS, out=out, go=go, reference=reference)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        done = dict(pool.map(lambda n: run(f"starter/{n}", n, chk.starter(n)), NAMES))
+        ref = {n: done[f"starter/{n}"].work_rate_per_s for n in NAMES}
+        jobs = [(f"solution/{n}", n, SOLUTIONS / n, ref[n]) for n in NAMES]
+        for p in _cheats():
+            family = p.name.split("-")[0]
+            jobs.append((f"cheat/{p.name}", family, p, None if family == "cgo" else ref[family]))
+        done |= dict(pool.map(lambda job: run(*job), jobs))
+    return done
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_the_starter_is_still_leaking(reports, name):
+    report = reports[f"starter/{name}"]
+    assert report.status == "leaking" and not report.passed, chk.format_report(report)
+    assert report.hint and Path(report.curve).is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_the_hidden_solution_is_fixed(reports, name):
+    report = reports[f"solution/{name}"]
+    assert report.passed and report.status == "fixed", chk.format_report(report)
+    assert report.work_rate_per_s and not math.isnan(report.rate_per_s)
+    assert Path(report.curve).is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cheat", [p.name for p in _cheats()])
+def test_a_cheat_is_rejected(reports, cheat):
+    report = reports[f"cheat/{cheat}"]
+    assert not report.passed, chk.format_report(report)
+    wanted = "leaking" if cheat.endswith("one-side") else "too-little-work"
+    assert report.status == wanted, chk.format_report(report)
