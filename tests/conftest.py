@@ -26,3 +26,15 @@ def leaklab(capsys):
             pass
         return status, out, err
     return run
+
+
+@pytest.fixture(scope="session")
+def executed_lab(tmp_path_factory):
+    """Every notebook executed once with short parameters: (run data folder, executed notebook paths).
+
+    Shared by test_notebooks.py and test_report.py, so the families run once per test session.
+    """
+    from harness.notebooks import execute_all
+    base = tmp_path_factory.mktemp("lab")
+    executed = execute_all(base / "runs", base / "executed", duration=3.0, interval=0.05, warmup=1.0, timeout=120)
+    return base / "runs", executed
