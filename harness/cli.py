@@ -20,7 +20,6 @@ from .diagnose import diagnosis_tables
 from .check import cmd_check
 from .report import add_arguments as _add_report_options, cli_report
 from .lab import DEFAULT_OUT, Result, run_family, run_program
-from .matrix import DEFAULT_GODEBUG, DEFAULT_VERSIONS, cmd_matrix
 from .probe import SIGNALS
 from .run import Limits
 
@@ -64,15 +63,6 @@ def _parser() -> argparse.ArgumentParser:
     _add_run_options(run)
     run.add_argument("--diagnose", action=argparse.BooleanOptionalAction, default=True,
                      help="take heap and goroutine profiles and show where the leak is (default: on)")
-    mat = sub.add_parser("matrix", help="run one case on several Go toolchains, with and without a GODEBUG setting")
-    mat.add_argument("family", help="a family from `leaklab list`")
-    mat.add_argument("--variant", default="classic", help="the variant to run (default %(default)s)")
-    mat.add_argument("--go", nargs="+", default=list(DEFAULT_VERSIONS), metavar="RELEASE",
-                     help="Go releases, fetched once and cached (default: %(default)s)")
-    mat.add_argument("--godebug", default=DEFAULT_GODEBUG, help="also run with this GODEBUG ('' for none; "
-                     "default %(default)s)")
-    mat.add_argument("--plot", type=Path, metavar="PNG", help="where to draw the plot (default: in --out)")
-    _add_run_options(mat)
     chk = sub.add_parser("check", help="check your fix of an exercise (labs/exercises/FAMILY); exit 0 when fixed")
     chk.add_argument("family", help="a family from `leaklab list`")
     chk.add_argument("--path", type=Path, metavar="DIR", help="folder of your main.go (default: the starter)")
@@ -150,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``leaklab``; returns the exit status."""
     args = _parser().parse_args(argv)
     try:
-        return {"list": _cmd_list, "run": _cmd_run, "check": cmd_check, "report": cli_report, "matrix": cmd_matrix}[args.command](args)
+        return {"list": _cmd_list, "run": _cmd_run, "check": cmd_check, "report": cli_report}[args.command](args)
     except LeakLabError as exc:
         _err.print(f"[bold red]leaklab: error:[/] {exc}", highlight=False, markup=True)
         return 2
