@@ -48,6 +48,11 @@ func init() {
 		println("leaklab probe:", err.Error())
 		os.Exit(97)
 	}
+	// Heap profiles sample one allocation per 512 KiB by default: too coarse to
+	// tell a few MiB of growth from sampling noise in a run of seconds.
+	if os.Getenv("LEAKLAB_PROFILE_DIR") != "" {
+		runtime.MemProfileRate = 16 << 10
+	}
 	go leaklabLoop(bufio.NewWriter(f))
 }
 
