@@ -28,9 +28,10 @@ from .probe import SIGNALS
 from .toolchain import GoToolchain, find_go
 
 __all__ = [
-    "LEAK_PROFILE_MISSES", "Diagnosis", "DiagnosisMissing", "Frame", "asan_leaks", "c_allocations",
-    "check_finalizers", "diagnose", "diagnosis_fields", "diagnosis_tables", "goroutine_groups", "heap_growth", "leak_profile", "leak_profile_env",
-    "leak_profile_supported", "load_diagnosis", "vet",
+    "CGOCHECK_DEMO", "LEAK_PROFILE_MISSES", "Diagnosis", "DiagnosisMissing", "Frame", "asan_leaks",
+    "c_allocations", "cgocheck_demo", "check_finalizers", "diagnose", "diagnosis_fields", "diagnosis_tables",
+    "goroutine_groups", "heap_growth", "leak_profile", "leak_profile_env", "leak_profile_supported",
+    "load_diagnosis", "vet",
 ]
 
 #: What the goroutine leak profile cannot see; shown beside its findings.
@@ -504,3 +505,25 @@ def diagnosis_tables(result) -> list:
         leak.add_row("[green]none reported[/] (it cannot see goroutines blocked on a still-reachable channel, "
                      "nor spinning ones)", "0")
     return [sites, gor, leak]
+
+
+#: A program under go-cases/05-cgo/testdata that passes C a Go pointer to a Go pointer.
+CGOCHECK_DEMO = Path(__file__).resolve().parent.parent / "go-cases" / "05-cgo" / "testdata" / "cgocheck"
+
+
+def cgocheck_demo(*, go: GoToolchain | None = None, demo: Path = CGOCHECK_DEMO) -> dict:
+    """Run the cgocheck demo twice: unpinned (the runtime's cgocheck panics) and with runtime.Pinner
+    (it passes). Returns ``unpinned`` and ``pinned``, each the exit status and the program's last line."""
+    go = go or find_go()
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="leaklab-cgocheck-") as tmp:
+        binary = Path(tmp) / "demo"
+        proc = subprocess.run([go.go, "build", "-o", str(binary), "."], cwd=demo, capture_output=True, text=True,
+                              timeout=300, env={**os.environ, "GOTOOLCHAIN": "local", "CGO_ENABLED": "1"})
+        if proc.returncode != 0:
+            raise LeakLabError(f"the cgocheck demo needs cgo and a C compiler (gcc); `go build` said:\n{proc.stderr}")
+        for name, args in (("unpinned", []), ("pinned", ["pin"])):
+            run = subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=60)
+            text = (run.stderr if run.returncode else run.stdout).strip().splitlines()
+            out[name] = {"returncode": run.returncode, "message": text[0] if text else ""}
+    return out

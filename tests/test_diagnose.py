@@ -1,0 +1,206 @@
+"""The diagnostics name the leaking line in every leaky variant and show no growth in every fixed one."""
+
+import gzip
+import io
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from harness import Limits, get_family, run_family
+from harness.diagnose import (DiagnosisMissing, Frame, _parse_goroutines, _read_profile, asan_leaks, c_allocations,
+                              cgocheck_demo, check_finalizers, diagnosis_tables, goroutine_groups, heap_growth,
+                              leak_profile, leak_profile_env, leak_profile_supported, vet)
+from harness.toolchain import GoToolchain
+
+LIMITS = Limits(duration_s=3, interval_s=0.05, warmup_s=1)
+CASES = Path(__file__).resolve().parent.parent / "go-cases"
+
+
+def _line(family: str, variant: str, text: str) -> int:
+    """The line of the case's main.go that holds ``text`` (exactly once), so no line number is hard-coded."""
+    lines = [n for n, ln in enumerate((get_family(family).package(variant) / "main.go").read_text().splitlines(), 1)
+             if text in ln]
+    assert len(lines) == 1, f"{text!r} should appear once in {family}/{variant}/main.go"
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, go):
+    """Every family with a Go-heap or goroutine signal, both variants, with profiles; two runs at a time."""
+    out = tmp_path_factory.mktemp("diagnose")
+    jobs = [(f, v) for f in ("syncmap", "timer", "goroutine", "finalizer") for v in ("leaky", "fixed")]
+    with ThreadPoolExecutor(2) as pool:
+        done = pool.map(lambda job: run_family(job[0], job[1], limits=LIMITS, out=out, go=go, profiles=True)[0], jobs)
+        return {(r.family, r.variant): r for r in done}
+
+
+# The allocation that leaks, found in the source by its text.
+LEAKING_ALLOCATION = {
+    "syncmap": ("main.handle", "answer := make([]byte, 1024)"),
+    "timer": ("main.handle", "buf := make([]byte, 16<<10)"),
+    "goroutine": ("main.work", "result := make([]byte, 1024)"),
+    "finalizer": ("main.newNode", "n := &node{buf: make([]byte, 8<<10)}"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", list(LEAKING_ALLOCATION))
+def test_the_top_growing_site_of_a_leaky_variant_is_the_leaking_allocation(runs, family):
+    function, text = LEAKING_ALLOCATION[family]
+    top = runs[(family, "leaky")].top_sites[0]
+    assert (top["function"], top["line"]) == (function, _line(family, "leaky", text)), top
+    assert top["site"] == f"{function} main.go:{top['line']}"
+    assert top["bytes"] > 1024 * 1024
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", list(LEAKING_ALLOCATION))
+def test_nothing_grows_in_a_fixed_variant(runs, family):
+    r = runs[(family, "fixed")]
+    assert r.top_sites == [], r.top_sites
+    assert not any(g["growing"] for g in r.top_goroutines), r.top_goroutines
+    assert r.leak_profile["total"] == 0
+
+
+@pytest.mark.slow
+def test_the_blocked_workers_are_the_largest_goroutine_group_and_the_leak_profile_finds_them(runs, go):
+    r = runs[("goroutine", "leaky")]
+    line = _line("goroutine", "leaky", "results <- result")
+    top = r.top_goroutines[0]
+    assert (top["fingerprint"], top["growing"]) == (f"main.work main.go:{line} chan send", True)
+    assert top["count"] > 1000 and top["growth"] > 500
+    lp = r.leak_profile
+    assert lp["available"] == leak_profile_supported(go)
+    if lp["available"]:
+        assert lp["sites"][0]["site"] == f"main.work main.go:{line}"
+        assert lp["total"] >= 0.9 * top["count"]
+        assert "still reachable" in lp["misses"] and "spins" in lp["misses"]
+
+
+@pytest.mark.slow
+def test_the_leak_profile_experiment_is_recorded_in_provenance(runs, go):
+    meta = (Path(runs[("goroutine", "leaky")].run_dir) / "meta.json").read_text()
+    if go.version_tuple == (1, 26):
+        assert "goroutineleakprofile" in meta
+
+
+@pytest.mark.slow
+def test_the_cli_shows_the_diagnosis_under_the_verdicts(runs):
+    from rich.console import Console
+    console = Console(width=160, record=True, file=io.StringIO())
+    for table in diagnosis_tables(runs[("syncmap", "leaky")]) + diagnosis_tables(runs[("syncmap", "fixed")]):
+        console.print(table)
+    text = console.export_text()
+    assert f"main.handle main.go:{_line('syncmap', 'leaky', 'make([]byte, 1024)')}" in text
+    assert "no site grows" in text
+
+
+@pytest.mark.slow
+def test_checkfinalizers_stops_the_leaky_cycle_and_names_both_finalizers(go):
+    leaky = check_finalizers(get_family("finalizer").package("leaky"), seconds=1.0, go=go)
+    assert leaky["crashed"] and leaky["returncode"] != 0
+    lines = {_line("finalizer", "leaky", "runtime.SetFinalizer(session"),
+             _line("finalizer", "leaky", "runtime.SetFinalizer(conn")}
+    assert {int(i["site"].rsplit(":", 1)[1]) for i in leaky["issues"]} == lines
+    fixed = check_finalizers(get_family("finalizer").package("fixed"), seconds=1.0, go=go)
+    assert (fixed["crashed"], fixed["issues"], fixed["returncode"]) == (False, [], 0)
+
+
+@pytest.mark.slow
+def test_asan_reports_the_c_memory_of_the_leaky_cgo_case_only(go):
+    leaky = asan_leaks(get_family("cgo").package("leaky"), seconds=1.0, go=go)
+    if not leaky["available"]:
+        pytest.skip(f"go build -asan does not work here: {leaky['report']}")
+    assert leaky["bytes"] > 1024 * 1024 and "LeakSanitizer" in leaky["report"]
+    assert asan_leaks(get_family("cgo").package("fixed"), seconds=1.0, go=go)["bytes"] == 0
+
+
+def test_the_source_scan_names_the_unfreed_c_allocation():
+    line = _line("cgo", "leaky", "C.malloc(size)")
+    assert c_allocations(get_family("cgo").package("leaky")) == [
+        {"site": f"main.handle main.go:{line}", "call": "C.malloc", "freed": False}]
+    assert all(a["freed"] for a in c_allocations(get_family("cgo").package("fixed")))
+
+
+@pytest.mark.slow
+def test_cgocheck_panics_on_an_unpinned_pointer_and_the_pinner_makes_it_legal(go):
+    demo = cgocheck_demo(go=go)
+    assert demo["unpinned"]["returncode"] != 0 and "unpinned Go pointer" in demo["unpinned"]["message"]
+    assert demo["pinned"] == {"returncode": 0, "message": "C read 42"}
+
+
+def test_vet_flags_the_lost_cancel_demo_but_not_the_timer_case(go):
+    demo = CASES / "02-timer" / "testdata" / "lostcancel"
+    source = (demo / "main.go").read_text().splitlines()
+    forgotten = {n for n, ln in enumerate(source, 1) if ":= context.WithTimeout" in ln}
+    found = vet(demo, go=go)
+    assert len(forgotten) == 2 and {f["line"] for f in found if "cancel" in f["message"]} >= forgotten
+    assert vet(get_family("timer").package("leaky"), go=go) == []  # vet cannot see an unstopped AfterFunc
+
+
+# -- parsers, on text written here -----------------------------------------------------------------
+
+DUMP = """goroutine 7 [chan send, 2 minutes]:
+main.work(0x2, 0xc000010000)
+\t/src/app/main.go:25 +0x90
+created by main.handle in goroutine 6
+\t/src/app/main.go:33 +0x6f
+
+goroutine 8 [chan send]:
+main.work(0x4, 0xc000010100)
+\t/src/app/main.go:25 +0x90
+created by main.handle in goroutine 6
+\t/src/app/main.go:33 +0x6f
+
+goroutine 1 [sleep]:
+time.Sleep(0x3b9aca00)
+\t/go/src/runtime/time.go:300 +0x10
+main.main()
+\t/src/app/main.go:40 +0x20
+
+goroutine 20 [running]:
+main.leaklabLoop(0x1)
+\t/src/app/zz_leaklab_probe.go:115 +0xd87
+"""
+
+
+def test_goroutines_are_grouped_by_stack_and_wait_reason_and_the_probe_is_left_out(tmp_path):
+    parsed = _parse_goroutines(DUMP)
+    assert parsed[0] == ("chan send", (Frame("main.work", "/src/app/main.go", 25),
+                                       Frame("main.handle", "/src/app/main.go", 33)))
+    (tmp_path / "goroutines.txt").write_text(DUMP)
+    groups = goroutine_groups(tmp_path, goroot="/go")
+    assert [(g["fingerprint"], g["count"]) for g in groups] == [("main.work main.go:25 chan send", 2),
+                                                                 ("main.main main.go:40 sleep", 1)]
+    assert not any(g["growing"] for g in groups)  # no start snapshot, no window: nothing is called growing
+
+
+def test_the_leak_profile_text_is_read_by_site(tmp_path):
+    assert leak_profile(tmp_path)["available"] is False
+    (tmp_path / "goroutineleak.txt").write_text(
+        "goroutineleak profile: total 12\n12 @ 0x1 0x2\n#\t0x586d4f\tmain.work+0x8f\t/src/app/main.go:25\n\n")
+    assert leak_profile(tmp_path) | {"misses": ""} == {
+        "available": True, "total": 12, "sites": [{"site": "main.work main.go:25", "count": 12}], "misses": ""}
+
+
+def test_a_run_without_profiles_says_how_to_get_them(tmp_path):
+    with pytest.raises(DiagnosisMissing, match="--diagnose"):
+        heap_growth(tmp_path)
+
+
+def test_the_heap_profile_decoder_rejects_what_is_not_a_profile(tmp_path):
+    (tmp_path / "bad.pb.gz").write_bytes(gzip.compress(b"\x0f\x00"))
+    with pytest.raises(ValueError):
+        _read_profile(tmp_path / "bad.pb.gz")
+
+
+@pytest.mark.parametrize("version, current, expected", [
+    ("go1.26.8", "", {"GOEXPERIMENT": "goroutineleakprofile"}),
+    ("go1.26.8", "greenteagc", {"GOEXPERIMENT": "greenteagc,goroutineleakprofile"}),
+    ("go1.26.8", "goroutineleakprofile", {}),
+    ("go1.27.3", "", {}),
+    ("go1.25.5", "", {}),
+])
+def test_the_leak_profile_experiment_is_asked_for_only_on_go_1_26(version, current, expected):
+    assert leak_profile_env(GoToolchain("go", version, "/go", ""), current) == expected
