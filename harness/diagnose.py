@@ -31,7 +31,7 @@ __all__ = [
     "CGOCHECK_DEMO", "LEAK_PROFILE_MISSES", "Diagnosis", "DiagnosisMissing", "Frame", "asan_leaks",
     "c_allocations", "cgocheck_demo", "check_finalizers", "diagnose", "diagnosis_fields", "diagnosis_tables",
     "goroutine_groups", "heap_growth", "leak_profile", "leak_profile_env", "leak_profile_supported",
-    "load_diagnosis", "vet",
+    "Report", "family_checks", "goleak_test", "load_diagnosis", "report", "vet",
 ]
 
 #: What the goroutine leak profile cannot see; shown beside its findings.
@@ -176,7 +176,14 @@ def _site(frames: list[Frame], goroot: str) -> Frame | None:
     """The first frame that is the program's own; ``None`` for the probe's or the runtime's stacks."""
     if any(f.file.endswith(_PROBE_FILE) for f in frames):
         return None
-    return next((f for f in frames if _is_program(f, goroot)), frames[0] if frames else None)
+    inner = [f for f in frames if not f.function.startswith(_ALLOCATOR)] or frames
+    return next((f for f in frames if _is_program(f, goroot)), inner[0] if inner else None)
+
+
+#: The allocator's own frames: a stack with no frame of the program is named by the caller of these
+#: (``runtime.malg`` for the descriptors of new goroutines, for instance).
+_ALLOCATOR = ("runtime.mallocgc", "runtime.newobject", "runtime.growslice", "runtime.makeslice",
+              "runtime.makemap", "runtime.rawstring", "runtime.rawbyteslice")
 
 
 def _inuse_by_site(profile: dict, goroot: str) -> tuple[Counter, Counter]:
@@ -527,3 +534,122 @@ def cgocheck_demo(*, go: GoToolchain | None = None, demo: Path = CGOCHECK_DEMO) 
             text = (run.stderr if run.returncode else run.stdout).strip().splitlines()
             out[name] = {"returncode": run.returncode, "message": text[0] if text else ""}
     return out
+
+
+# -- every family's checks, and the report a notebook shows ------------------------------------------
+
+def _finding(check: str, variant: str, flagged: bool, text: str) -> dict:
+    return {"check": check, "variant": variant, "flagged": flagged, "finding": text}
+
+
+def goleak_test(package: Path, *, go: GoToolchain | None = None) -> dict:
+    """Run the package's Go tests (goleak) verbosely; ``passed`` and the ``output``."""
+    go = go or find_go()
+    proc = subprocess.run([go.go, "test", "-count=1", "-v", "."], cwd=Path(package), capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "GOTOOLCHAIN": "local"})
+    return {"passed": proc.returncode == 0, "output": proc.stdout + proc.stderr}
+
+
+def _final_counts(result, names: list[str]) -> dict[str, int]:
+    from .probe import read_samples
+    samples = read_samples(Path(result.run_dir) / "samples.jsonl")
+    return {n: int(samples[n][-1]) for n in names if n in samples.columns and len(samples)}
+
+
+def family_checks(results, *, go: GoToolchain | None = None) -> list[dict]:
+    """The static and runtime checks Go offers for the family of ``results`` (its leaky and fixed runs).
+
+    Each finding has ``check``, ``variant``, ``flagged`` (the check points at a problem) and ``finding``.
+    """
+    from .cases import get_family
+    go = go or find_go()
+    fam = get_family(results[0].family)
+    out = []
+    for v in ("leaky", "fixed"):
+        found = vet(fam.package(v), go=go)
+        out.append(_finding("go vet", v, bool(found), "; ".join(f"{f['file']}:{f['line']}: {f['message']}"
+                                                               for f in found) or "no finding"))
+    if fam.name == "timer":
+        demo = fam.package("leaky").parent / "testdata" / "lostcancel"
+        found = vet(demo, go=go)
+        out.append(_finding("go vet (lostcancel)", "testdata/lostcancel", bool(found),
+                            "; ".join(f"{f['file']}:{f['line']}: {f['message']}" for f in found)))
+    if fam.name == "goroutine":
+        for v in ("leaky", "fixed"):
+            t = goleak_test(fam.package(v), go=go)
+            lines = [ln.strip().lstrip("[ ") for ln in t["output"].splitlines() if "in state" in ln]
+            out.append(_finding("goleak (go test)", v, bool(lines),
+                                f"{len(lines)} goroutines left, e.g. {lines[0]}" if lines
+                                else ("test passed: no goroutine left" if t["passed"] else t["output"][-300:])))
+    if fam.name == "finalizer":
+        for r in results:
+            c = check_finalizers(fam.package(r.variant), seconds=1.0, go=go)
+            text = ("; ".join(f"{i['site']} can reach its own object (x{i['count']})" for i in c["issues"])
+                    or "no issue") + ("; the runtime stopped the program" if c["crashed"] else "")
+            out.append(_finding("GODEBUG=checkfinalizers=1", r.variant, c["crashed"] or bool(c["issues"]), text))
+            n = _final_counts(r, ["finalizers_queued", "finalizers_executed", "cleanups_queued", "cleanups_executed"])
+            out.append(_finding("finalizers and cleanups run (runtime/metrics)", r.variant,
+                                n.get("finalizers_executed", 0) + n.get("cleanups_executed", 0) == 0,
+                                ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in n.items())))
+    if fam.name == "cgo":
+        for v in ("leaky", "fixed"):
+            a = asan_leaks(fam.package(v), seconds=1.0, go=go)
+            out.append(_finding("go build -asan (LeakSanitizer at exit)", v, a["bytes"] > 0,
+                                f"{a['bytes'] / _MiB:,.1f} MiB of C memory in {a['allocations']:,} allocations "
+                                "never freed" if a["available"] else f"not available: {a['report'][:200]}"))
+            allocs = c_allocations(fam.package(v))
+            out.append(_finding("C allocations in the source", v, any(not a["freed"] for a in allocs),
+                                "; ".join(f"{a['site']} {a['call']} " + ("freed" if a["freed"] else "NEVER freed")
+                                          for a in allocs)))
+        demo = cgocheck_demo(go=go)
+        out.append(_finding("cgocheck (default)", "testdata/cgocheck", demo["unpinned"]["returncode"] != 0,
+                            f"unpinned: {demo['unpinned']['message']}; with runtime.Pinner: "
+                            f"{demo['pinned']['message']}"))
+    return out
+
+
+class Report:
+    """What :func:`report` returns: shown as HTML in a notebook, as text elsewhere."""
+
+    def __init__(self, results, checks: list[dict]) -> None:
+        self.results, self.checks = list(results), checks
+
+    def _sections(self):
+        for r in self.results:
+            name = f"{r.family}/{r.variant}"
+            if r.top_sites is None:
+                yield name, ["note"], [["run without profiles: run it with profiles=True to diagnose it"]]
+                continue
+            yield (f"{name}: where the live heap grew", ["allocation site", "growth", "objects"],
+                   [[s["site"], _mib(s["bytes"]), f"{s['objects']:+,}"] for s in r.top_sites]
+                   or [["no site grows faster than 0.5 MiB/s", "", ""]])
+            yield (f"{name}: goroutines at the end, by stack and wait reason", ["where", "state", "count", "since warm-up"],
+                   [[g["site"], g["wait"], f"{g['count']:,}", f"{g['growth']:+,}"] for g in r.top_goroutines])
+            lp = r.leak_profile or {}
+            rows = [[s["site"], f"{s['count']:,}"] for s in lp.get("sites", [])]
+            if not lp.get("available"):
+                rows = [["not available on this toolchain (Go 1.27, or Go 1.26 with the experiment)", ""]]
+            yield f"{name}: goroutine leak profile", ["leaked goroutines blocked at", "count"], rows or [["none", "0"]]
+        if self.checks:
+            yield ("Go's own checks", ["check", "variant", "flags a problem?", "finding"],
+                   [[c["check"], c["variant"], "yes" if c["flagged"] else "no", c["finding"]] for c in self.checks])
+
+    def _repr_html_(self) -> str:
+        import html
+        parts = []
+        for title, head, rows in self._sections():
+            parts.append(f"<h4>{html.escape(title)}</h4><table class='leaklab-diagnosis'><thead><tr>"
+                         + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead><tbody>"
+                         + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+                                   for row in rows) + "</tbody></table>")
+        parts.append(f"<p><em>What the leak profile misses:</em> {html.escape(LEAK_PROFILE_MISSES)}</p>")
+        return "\n".join(parts)
+
+    def __repr__(self) -> str:
+        return "\n".join(f"{title}\n" + "\n".join("  " + "  ".join(row) for row in rows)
+                         for title, _, rows in self._sections())
+
+
+def report(results, *, checks: bool = True, go: GoToolchain | None = None) -> Report:
+    """The diagnosis of a family's runs (made with profiles) and, with ``checks``, Go's checks for it."""
+    return Report(results, family_checks(results, go=go) if checks else [])

@@ -60,7 +60,7 @@ def _limits(duration: float, interval: float, warmup: float) -> Limits:
 def run_family(name: str, *, duration: float = 4.0, interval: float = 0.05, warmup: float = 1.0,
                out: str | Path = "runs") -> list[Result]:
     """Run a family's leaky and fixed variants and record what was measured in ``OUT/<family>/measured.json``."""
-    results = _run_family(name, limits=_limits(duration, interval, warmup), out=Path(out))
+    results = _run_family(name, limits=_limits(duration, interval, warmup), out=Path(out), profiles=True)
     record(results)
     return results
 
