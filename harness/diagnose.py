@@ -30,8 +30,8 @@ from .toolchain import GoToolchain, find_go
 __all__ = [
     "CGOCHECK_DEMO", "LEAK_PROFILE_MISSES", "Diagnosis", "DiagnosisMissing", "Frame", "asan_leaks",
     "c_allocations", "cgocheck_demo", "check_finalizers", "diagnose", "diagnosis_fields", "diagnosis_tables",
-    "goroutine_groups", "heap_growth", "leak_profile", "leak_profile_env", "leak_profile_supported",
-    "Report", "family_checks", "goleak_test", "load_diagnosis", "report", "vet",
+    "family_checks", "goleak_test", "goroutine_groups", "heap_growth", "leak_profile", "leak_profile_blind_spots",
+    "leak_profile_env", "leak_profile_supported", "load_diagnosis", "Report", "report", "vet",
 ]
 
 #: What the goroutine leak profile cannot see; shown beside its findings.
@@ -581,6 +581,11 @@ def family_checks(results, *, go: GoToolchain | None = None) -> list[dict]:
             out.append(_finding("goleak (go test)", v, bool(lines),
                                 f"{len(lines)} goroutines left, e.g. {lines[0]}" if lines
                                 else ("test passed: no goroutine left" if t["passed"] else t["output"][-300:])))
+        if leak_profile_supported(go):
+            for b in leak_profile_blind_spots(go=go):
+                out.append(_finding("what the leak profile misses", b["case"], b["leak_profile_total"] > 0,
+                                    f"{b['count']:,} goroutines at {b['group']}; the leak profile reports "
+                                    f"{b['leak_profile_total']:,}"))
     if fam.name == "finalizer":
         for r in results:
             c = check_finalizers(fam.package(r.variant), seconds=1.0, go=go)
@@ -606,6 +611,33 @@ def family_checks(results, *, go: GoToolchain | None = None) -> list[dict]:
                             f"unpinned: {demo['unpinned']['message']}; with runtime.Pinner: "
                             f"{demo['pinned']['message']}"))
     return out
+
+
+def leak_profile_blind_spots(*, out: Path | None = None, seconds: float = 2.0,
+                             go: GoToolchain | None = None) -> list[dict]:
+    """Run the two goroutine leaks the leak profile cannot see, with profiles, and report both views.
+
+    ``reachable`` (go-cases/03-goroutine/testdata/reachable) blocks senders on channels a global
+    registry still holds; ``spin`` (go-cases/03-goroutine/spin/leaky) loops on a closed channel.
+    Each entry has ``case``, the largest goroutine group (``group``, ``count``) and ``leak_profile_total``.
+    """
+    from .cases import get_family
+    from .lab import measure
+    from .run import Limits
+    go = go or find_go()
+    fam = get_family("goroutine")
+    cases = {"reachable": fam.package("leaky").parent / "testdata" / "reachable",
+             "spin": fam.package("leaky").parent / "spin" / "leaky"}
+    found = []
+    with tempfile.TemporaryDirectory(prefix="leaklab-blind-") as tmp:
+        for name, package in cases.items():
+            r = measure(package, "blind-spots", name, signal="goroutines", go=go, profiles=True,
+                        limits=Limits(duration_s=seconds, warmup_s=min(1.0, seconds / 3)), out=Path(out or tmp))
+            top = next((g for g in r.top_goroutines or [] if g["function"] != "main.main"), {})
+            found.append({"case": name, "group": top.get("fingerprint", ""), "count": top.get("count", 0),
+                          "leak_profile_total": (r.leak_profile or {}).get("total", 0),
+                          "available": (r.leak_profile or {}).get("available", False)})
+    return found
 
 
 class Report:

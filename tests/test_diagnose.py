@@ -10,7 +10,8 @@ import pytest
 from harness import Limits, get_family, run_family
 from harness.diagnose import (DiagnosisMissing, Frame, _parse_goroutines, _read_profile, asan_leaks, c_allocations,
                               cgocheck_demo, check_finalizers, diagnosis_tables, goroutine_groups, heap_growth,
-                              leak_profile, leak_profile_env, leak_profile_supported, vet)
+                              leak_profile, leak_profile_blind_spots, leak_profile_env, leak_profile_supported,
+                              report, vet)
 from harness.toolchain import GoToolchain
 
 LIMITS = Limits(duration_s=3, interval_s=0.05, warmup_s=1)
@@ -94,6 +95,23 @@ def test_the_cli_shows_the_diagnosis_under_the_verdicts(runs):
     text = console.export_text()
     assert f"main.handle main.go:{_line('syncmap', 'leaky', 'make([]byte, 1024)')}" in text
     assert "no site grows" in text
+
+
+@pytest.mark.slow
+def test_the_notebook_report_shows_the_leaking_line_and_what_the_leak_profile_misses(runs):
+    page = report([runs[("goroutine", "leaky")], runs[("goroutine", "fixed")]], checks=False)._repr_html_()
+    line = _line("goroutine", "leaky", "results <- result")
+    assert f"main.work main.go:{line}" in page and "chan send" in page and "still reachable" in page
+
+
+@pytest.mark.slow
+def test_the_leak_profile_misses_reachable_channels_and_spinning_goroutines(go):
+    if not leak_profile_supported(go):
+        pytest.skip(f"{go.version} has no goroutine leak profile")
+    spots = {b["case"]: b for b in leak_profile_blind_spots(seconds=2.0, go=go)}
+    assert spots["reachable"]["group"].endswith("chan send") and spots["reachable"]["count"] > 300
+    assert spots["spin"]["group"].startswith("main.worker ") and spots["spin"]["count"] == 1
+    assert all(b["available"] and b["leak_profile_total"] == 0 for b in spots.values()), spots
 
 
 @pytest.mark.slow
