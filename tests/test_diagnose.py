@@ -222,3 +222,17 @@ def test_the_heap_profile_decoder_rejects_what_is_not_a_profile(tmp_path):
 ])
 def test_the_leak_profile_experiment_is_asked_for_only_on_go_1_26(version, current, expected):
     assert leak_profile_env(GoToolchain("go", version, "/go", ""), current) == expected
+
+
+@pytest.mark.slow
+def test_leaklab_run_json_carries_top_sites_and_top_goroutines(leaklab, tmp_path):
+    status, out, _ = leaklab("run", "timer", "--variant", "leaky", "--duration", 3, "--warmup", 1, "--out", tmp_path,
+                             "--json")
+    assert status == 0
+    r = out["results"][0]
+    assert r["top_sites"][0]["site"] == f"main.handle main.go:{_line('timer', 'leaky', 'make([]byte, 16<<10)')}"
+    assert r["top_sites"][0]["bytes"] > 1024 * 1024
+    assert r["top_goroutines"] and {"fingerprint", "count", "growth"} <= r["top_goroutines"][0].keys()
+    status, out, _ = leaklab("run", "timer", "--variant", "leaky", "--duration", 2, "--out", tmp_path, "--json",
+                             "--no-diagnose")
+    assert status == 0 and out["results"][0]["top_sites"] is None
