@@ -252,6 +252,16 @@ def _check_kernel() -> None:
                             f"-m ipykernel install --sys-prefix --name {KERNEL})") from None
 
 
+def _printed(executed: Path, index: int) -> str:
+    """What cell ``index`` of an executed notebook wrote to stdout/stderr."""
+    import nbformat
+    try:
+        cell = nbformat.read(str(executed), as_version=4).cells[index]
+    except (OSError, IndexError, ValueError):
+        return ""
+    return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream").strip()
+
+
 def execute(notebook: Path, output: Path, parameters: Mapping[str, object], timeout: float = 300) -> Path:
     """Run ``notebook`` with papermill under the ``leaklab`` kernel; write the executed copy to ``output``.
 
@@ -265,8 +275,10 @@ def execute(notebook: Path, output: Path, parameters: Mapping[str, object], time
         papermill.execute_notebook(str(notebook), str(output), parameters=dict(parameters), kernel_name=KERNEL,
                                    execution_timeout=timeout, progress_bar=False, cwd=str(notebook.parent))
     except PapermillExecutionError as exc:
-        raise NotebookFailed(f"notebook {notebook.name} failed in cell {exc.cell_index}:\n{exc.source}\n{exc}"
-                             f"\n(executed copy: {output})") from None
+        printed = _printed(output, exc.cell_index)
+        raise NotebookFailed(f"notebook {notebook.name} failed in cell {exc.cell_index}:\n{exc.source}\n"
+                             + (f"--- the cell printed ---\n{printed}\n" if printed else "")
+                             + f"{exc}\n(executed copy: {output})") from None
     except TimeoutError as exc:
         raise NotebookFailed(f"notebook {notebook.name} exceeded its {timeout:g} s cell timeout: {exc}"
                              f"\n(executed copy: {output})") from None

@@ -1,0 +1,177 @@
+import json
+import re
+import shutil
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from harness import notebooks
+from harness.cases import CASES_DIR, families, get_family
+
+NOTEBOOKS = sorted(notebooks.NOTEBOOKS_DIR.glob("*.ipynb"))
+
+
+def _code(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+# --- the notebooks as committed ---------------------------------------------------------------------------
+
+def test_one_notebook_per_family_and_an_overview_that_runs_last():
+    names = [p.name for p in notebooks.notebook_paths()]
+    assert names[-1] == "00-overview.ipynb"
+    assert sorted(names[:-1]) == sorted(f"{f.dir.name}.ipynb" for f in families())
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_committed_clean(path):
+    nb = nbformat.read(str(path), as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata.kernelspec.name == notebooks.KERNEL
+    for cell in _code(nb):
+        assert cell.outputs == [], f"{path.name}: a cell was committed with outputs"
+        assert cell.execution_count is None, f"{path.name}: a cell was committed with an execution count"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_thin(path):
+    nb = nbformat.read(str(path), as_version=4)
+    first, *rest = _code(nb)
+    assert "parameters" in first.metadata.get("tags", []), "the first code cell must be tagged `parameters`"
+    assert {"duration", "interval", "warmup", "out"} <= set(re.findall(r"^(\w+)\s*=", first.source, re.M))
+    for cell in rest:
+        lines = [line for line in cell.source.splitlines() if line.strip()]
+        assert 1 <= len(lines) <= 3, f"{path.name}: a code cell of {len(lines)} lines:\n{cell.source}"
+        assert not re.search(r"^\s*(def|class|for|while|with|if)\b|lambda", cell.source, re.M), cell.source
+        for imp in re.findall(r"^\s*(?:from|import)\s+(\S+)", cell.source, re.M):
+            assert imp.split(".")[0] == "harness", f"{path.name}: imports {imp}; logic belongs in harness"
+
+
+# --- the record and its check (synthetic records: no Go run) ----------------------------------------------
+
+def _record(family, **overrides):
+    fam = get_family(family)
+    rec = {"family": family, "go_version": "go1.26.8", "godebug": "", "variants": {}}
+    for variant in ("leaky", "fixed"):
+        lo, hi = fam.expect[variant].rate
+        rate = (lo + hi) / 2
+        rec["variants"][variant] = {
+            "verdict": fam.expect[variant].verdict, "signal": fam.signal, "rate_per_s": rate, "unit": "B",
+            "capped": False, "reason": "synthetic", "run_dir": "",
+            "signals": {fam.signal: {"verdict": fam.expect[variant].verdict, "rate_per_s": rate, "start": 1.0,
+                                     "end": 2.0, "unit": "B"}},
+        }
+        rec["variants"][variant].update(overrides.get(variant, {}))
+    return fam, rec
+
+
+def test_a_record_inside_the_bands_passes():
+    fam, rec = _record("syncmap")
+    assert notebooks.check_record(rec, fam) == []
+
+
+def test_a_rate_outside_the_band_names_family_variant_signal_band_and_value():
+    fam, rec = _record("syncmap", fixed={"rate_per_s": 9e6})
+    (problem,) = notebooks.check_record(rec, fam)
+    assert "syncmap/fixed heap_bytes" in problem
+    assert "[-3e+06, 3e+06]" in problem and "measured 9e+06" in problem and "+8.58 MiB/s" in problem
+
+
+def test_a_wrong_verdict_is_reported_with_the_reason():
+    fam, rec = _record("goroutine", leaky={"verdict": "flat", "reason": "floor grows 0 goroutines/s"})
+    (problem,) = notebooks.check_record(rec, fam)
+    assert "goroutine/leaky goroutines: expected verdict 'leak', measured 'flat'" in problem
+    assert "floor grows 0" in problem
+
+
+def test_a_missing_variant_is_reported():
+    fam, rec = _record("cgo")
+    del rec["variants"]["fixed"]
+    assert notebooks.check_record(rec, fam) == ["cgo/fixed: nothing recorded for this variant (expected verdict 'flat')"]
+
+
+def test_a_capped_leak_is_judged_on_its_verdict_only():
+    fam, rec = _record("syncmap", leaky={"capped": True, "rate_per_s": 500e6})
+    assert notebooks.check_record(rec, fam) == []
+    fam, rec = _record("syncmap", fixed={"capped": True, "rate_per_s": 500e6})
+    assert len(notebooks.check_record(rec, fam)) == 1
+
+
+def test_missing_records_are_reported(tmp_path):
+    problems = notebooks.check(tmp_path)
+    assert len(problems) == len(families()) + 1
+    assert any("00-overview" in p for p in problems)
+
+
+def test_a_missing_kernel_says_how_to_install_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(notebooks, "KERNEL", "no-such-kernel-leaklab")
+    with pytest.raises(notebooks.KernelMissing, match="make setup"):
+        notebooks.execute(NOTEBOOKS[0], tmp_path / "x.ipynb", {})
+
+
+# --- executing notebooks for real -------------------------------------------------------------------------
+
+def _tiny_notebook(path, source):
+    nb = new_notebook(metadata={"kernelspec": {"name": "leaklab", "display_name": "Go Leak Lab", "language": "python"}})
+    params = new_code_cell("out = 'unused'")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, new_code_cell(source)]
+    nbformat.write(nb, str(path))
+    return path
+
+
+@pytest.mark.slow
+def test_a_notebook_that_raises_fails_with_the_cells_output(tmp_path):
+    nb = _tiny_notebook(tmp_path / "broken.ipynb", "print('half-way there')\nraise ValueError('deliberately broken')")
+    with pytest.raises(notebooks.NotebookFailed) as failure:
+        notebooks.execute(nb, tmp_path / "out" / "broken.ipynb", {"out": "x"}, timeout=60)
+    message = str(failure.value)
+    assert "broken.ipynb failed in cell" in message
+    assert "half-way there" in message and "ValueError: deliberately broken" in message
+
+
+@pytest.mark.slow
+def test_every_notebook_ran_and_its_record_matches_expect_toml(executed_lab):
+    out, executed = executed_lab
+    assert [p.name for p in executed] == [p.name for p in notebooks.notebook_paths()]
+    assert notebooks.check(out) == []
+
+
+@pytest.mark.slow
+def test_records_hold_start_and_end_of_every_signal_and_the_pngs_exist(executed_lab):
+    out, _ = executed_lab
+    for fam in families():
+        rec = json.loads((out / fam.name / notebooks.RECORD).read_text())
+        assert rec["go_version"].startswith("go") and rec["parameters"]["duration_s"] == 3.0
+        for variant in ("leaky", "fixed"):
+            signals = rec["variants"][variant]["signals"]
+            assert {"heap_bytes", "goroutines", "rss_bytes"} <= signals.keys()
+            assert all(s["start"] is not None and s["end"] is not None for s in signals.values())
+        png = out / fam.name / f"{fam.name}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+    overview = json.loads((out / "overview.json").read_text())
+    assert list(overview) == [f.name for f in families()]
+    assert (out / "overview.png").stat().st_size > 20_000
+
+
+@pytest.mark.slow
+def test_a_tampered_expectation_fails_and_names_what_differs(executed_lab, tmp_path):
+    out, _ = executed_lab
+    cases = tmp_path / "go-cases"
+    shutil.copytree(CASES_DIR, cases, ignore=shutil.ignore_patterns("*.go", "go.mod", "testdata"))
+    syncmap = cases / "01-syncmap" / "expect.toml"
+    text = syncmap.read_text()
+    assert "rate = [-3e6, 3e6]" in text
+    syncmap.write_text(text.replace("rate = [-3e6, 3e6]", "rate = [40e6, 90e6]", 1))
+    cgo = cases / "05-cgo" / "expect.toml"
+    cgo.write_text(cgo.read_text().replace('verdict = "leak"', 'verdict = "flat"', 1))
+
+    problems = notebooks.check(out, cases_dir=cases)
+    assert len(problems) == 2, problems
+    band, verdict = problems
+    measured = json.loads((out / "syncmap" / notebooks.RECORD).read_text())["variants"]["fixed"]["rate_per_s"]
+    assert band.startswith("syncmap/fixed heap_bytes: expected rate in [4e+07, 9e+07] B/s")
+    assert f"measured {measured:g} B/s" in band
+    assert verdict.startswith("cgo/leaky outside_go_bytes: expected verdict 'flat', measured 'leak'")
+    assert notebooks.check(out) == []  # the real expectations still hold

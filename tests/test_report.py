@@ -1,0 +1,94 @@
+import base64
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from harness import report
+from harness.cases import families
+from harness.notebooks import notebook_paths
+from harness.plot import COLOURS
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PAGES = ["index.html"] + [f"{f.name}.html" for f in families()]
+
+
+def test_page_names():
+    assert [report.page_name(p) for p in notebook_paths()][-1] == "index.html"
+    assert report.page_name(Path("03-goroutine.ipynb")) == "goroutine.html"
+
+
+def test_render_needs_the_overview(tmp_path):
+    with pytest.raises(report.LeakLabError, match="00-overview"):
+        report.render([Path("01-syncmap.ipynb")], tmp_path, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def site(executed_lab, tmp_path_factory):
+    out, executed = executed_lab
+    folder = tmp_path_factory.mktemp("reports")
+    index = report.render(executed, folder, out)
+    return index.parent
+
+
+@pytest.mark.slow
+def test_six_pages_with_a_nav_to_each_other(site):
+    assert sorted(p.name for p in site.glob("*.html")) == sorted(PAGES)
+    for page in PAGES:
+        html = (site / page).read_text()
+        (nav,) = re.findall(r'<nav[^>]*class="leaklab".*?</nav>', html, re.S)
+        assert set(re.findall(r'href="([^"]+)"', nav)) == set(PAGES)
+        (current,) = re.findall(r'<a [^>]*class="current"[^>]*>', nav)
+        assert f'href="{page}"' in current
+
+
+@pytest.mark.slow
+def test_pages_load_nothing_from_the_network_and_hide_the_code(site):
+    for page in PAGES:
+        html = (site / page).read_text()
+        assert not re.search(r'<(script|link|img)[^>]+(src|href)="(https?:)?//', html), page
+        assert "notebooks.run_family" not in html and "# Parameters" not in html, page
+        assert "Measured with go1." in html, page
+
+
+@pytest.mark.slow
+def test_every_page_embeds_a_nonempty_plot(site):
+    for page in PAGES:
+        images = re.findall(r'<img[^>]+src="data:image/png;base64,([^"]+)"', (site / page).read_text())
+        assert len(images) == 1, page
+        png = base64.b64decode(images[0])
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000, page
+
+
+def _chromium(*args, profile):
+    exe = shutil.which("chromium")
+    assert exe, "headless Chromium is needed: apt-get install chromium (.ci/run does it)"
+    return subprocess.run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", PAGES)
+def test_chromium_loads_every_page_with_its_images(site, page, tmp_path):
+    dom = _chromium("--dump-dom", (site / page).as_uri(), profile=tmp_path / "profile").stdout
+    assert re.search(r'<nav[^>]*class="leaklab"', dom) and "</footer>" in dom, page
+    assert len(re.findall(r'<img[^>]+src="data:image/png;base64,[A-Za-z0-9+/=]{20000,}"', dom)) == 1, page
+
+
+@pytest.mark.slow
+def test_chromium_screenshot_shows_both_curves(site, tmp_path_factory):
+    shots = tmp_path_factory.getbasetemp() / "screenshots"
+    shots.mkdir(exist_ok=True)
+    for page in ("index.html", "cgo.html"):
+        shot = shots / page.replace(".html", ".png")
+        _chromium(f"--screenshot={shot}", "--window-size=1280,2000", (site / page).as_uri(),
+                  profile=tmp_path_factory.mktemp("profile"))
+        pixels = np.asarray(Image.open(shot).convert("RGB")).reshape(-1, 3).astype(int)
+        for variant, colour in COLOURS.items():
+            rgb = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)])
+            assert (np.abs(pixels - rgb).sum(axis=1) < 40).sum() > 300, f"{page}: no {variant} curve on screen"
