@@ -20,6 +20,9 @@ from .diagnose import diagnosis_tables
 from .check import cmd_check
 from .report import add_arguments as _add_report_options, cli_report
 from .lab import DEFAULT_OUT, Result, run_family, run_program
+from .matrix import DEFAULT_GODEBUG, DEFAULT_VERSIONS, cmd_matrix
+from .bench import cmd_bench
+from .claims import CLAIMS_JSON, cmd_claims
 from .probe import SIGNALS
 from .run import Limits
 
@@ -61,6 +64,29 @@ def _parser() -> argparse.ArgumentParser:
                      "family declares")
     run.add_argument("--program", type=Path, metavar="DIR", help="measure this Go main package instead of a family")
     _add_run_options(run)
+    mat = sub.add_parser("matrix", help="run one case on several Go toolchains, with and without a GODEBUG setting")
+    mat.add_argument("family", help="a family from `leaklab list`")
+    mat.add_argument("--variant", default="classic", help="the variant to run (default %(default)s)")
+    mat.add_argument("--go", nargs="+", default=list(DEFAULT_VERSIONS), metavar="RELEASE",
+                     help="Go releases, fetched once and cached (default: %(default)s)")
+    mat.add_argument("--godebug", default=DEFAULT_GODEBUG, help="also run with this GODEBUG ('' for none; "
+                     "default %(default)s)")
+    mat.add_argument("--plot", type=Path, metavar="PNG", help="where to draw the plot (default: in --out)")
+    _add_run_options(mat)
+    ben = sub.add_parser("bench", help="sync.Map against map+RWMutex by share of writes; plot and crossover")
+    ben.add_argument("--keys", type=int, nargs="+", help="key counts to run (default: all the benchmark has)")
+    ben.add_argument("--benchtime", default="0.3s", help="go test -benchtime per case (default %(default)s)")
+    ben.add_argument("--count", type=int, default=3, help="runs per case; the median is kept (default %(default)s)")
+    ben.add_argument("--plot", type=Path, default=Path("docs/img/bench-syncmap.png"), metavar="PNG",
+                     help="where to draw the plot; the numbers go beside it as .json (default %(default)s)")
+    ben.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    clm = sub.add_parser("claims", help="measure the article's claims; print (and save) the claims table")
+    clm.add_argument("ids", nargs="*", help="claim ids (default: all)")
+    clm.add_argument("--go", nargs="+", metavar="RELEASE", help="Go releases for the timer matrix "
+                     "(default: 1.22 and the installed one)")
+    clm.add_argument("--save", type=Path, nargs="?", const=CLAIMS_JSON, metavar="JSON",
+                     help=f"save the findings and claims.md beside them (default {CLAIMS_JSON.name} in docs/)")
+    _add_run_options(clm)
     run.add_argument("--diagnose", action=argparse.BooleanOptionalAction, default=True,
                      help="take heap and goroutine profiles and show where the leak is (default: on)")
     chk = sub.add_parser("check", help="check your fix of an exercise (labs/exercises/FAMILY); exit 0 when fixed")
@@ -140,7 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``leaklab``; returns the exit status."""
     args = _parser().parse_args(argv)
     try:
-        return {"list": _cmd_list, "run": _cmd_run, "check": cmd_check, "report": cli_report}[args.command](args)
+        return {"list": _cmd_list, "run": _cmd_run, "check": cmd_check, "report": cli_report,
+                "matrix": cmd_matrix, "bench": cmd_bench, "claims": cmd_claims}[args.command](args)
     except LeakLabError as exc:
         _err.print(f"[bold red]leaklab: error:[/] {exc}", highlight=False, markup=True)
         return 2

@@ -15,8 +15,8 @@ type handle struct{ buf []byte }
 // then main returns straight away. Whoever runs the program counts the
 // lines: the finalizers that had no time to run before the exit never will.
 func main() {
-	for i := 0; i < 10000; i++ {
-		h := &handle{buf: make([]byte, 64)}
+	for i := 0; i < 100000; i++ {
+		h := &handle{buf: make([]byte, 16)}
 		runtime.SetFinalizer(h, func(*handle) { fmt.Println("finalizer ran") })
 	}
 	runtime.GC()

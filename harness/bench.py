@@ -1,0 +1,157 @@
+"""sync.Map against map+RWMutex: run the Go benchmark of go-cases/bench, find the crossover, plot it.
+
+The benchmark (``go-cases/bench/syncmap_test.go``) measures ns per operation for each key count, write
+ratio and map. The crossover is the write ratio at which the RWMutex map overtakes sync.Map,
+interpolated between the two measured ratios around it; it depends on the machine and the Go version,
+which every result carries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+import re
+import statistics
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from ._exceptions import LeakLabError
+from .cases import CASES_DIR
+from .toolchain import GoToolchain, find_go
+
+__all__ = ["BenchFailed", "BenchResult", "bench_png", "crossover", "load_bench", "plot_bench", "run_bench"]
+
+_LINE = re.compile(r"^BenchmarkMaps/keys=(\d+)/writes=(\d+)%/(\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op")
+IMPLS = ("sync.Map", "RWMutex")
+
+
+class BenchFailed(LeakLabError):
+    """`go test -bench` failed or printed no result."""
+
+
+@dataclasses.dataclass
+class BenchResult:
+    """Median ns/op per (keys, write %, map), with where and when it was measured."""
+
+    ns_per_op: dict[str, dict[str, dict[str, float]]]  # keys -> impl -> write% -> ns/op
+    go_version: str
+    date: str
+    cpus: int
+    benchtime: str
+    count: int
+
+    def crossovers(self) -> dict[int, float | None]:
+        """Write % at which RWMutex overtakes sync.Map, per key count (None: no crossover measured)."""
+        return {int(k): crossover(v) for k, v in self.ns_per_op.items()}
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _parse(text: str) -> dict[str, dict[str, dict[str, list[float]]]]:
+    runs: dict = {}
+    for line in text.splitlines():
+        m = _LINE.match(line.strip())
+        if m:
+            keys, writes, impl, ns = m.groups()
+            runs.setdefault(keys, {}).setdefault(impl, {}).setdefault(writes, []).append(float(ns))
+    return runs
+
+
+def crossover(by_impl: dict[str, dict[str, float]]) -> float | None:
+    """The write % where sync.Map stops being faster, interpolated; None if it never changes sides."""
+    sm, rw = by_impl.get("sync.Map", {}), by_impl.get("RWMutex", {})
+    ratios = sorted(set(sm) & set(rw), key=float)
+    diff = [(float(w), sm[w] - rw[w]) for w in ratios]  # > 0: RWMutex faster
+    for (w0, d0), (w1, d1) in zip(diff, diff[1:]):
+        if d0 <= 0 < d1:
+            return w0 + (w1 - w0) * (-d0) / (d1 - d0)
+    return None
+
+
+def run_bench(keys: Sequence[int] = (), benchtime: str = "0.3s", count: int = 3, go: GoToolchain | None = None,
+              cases_dir: Path = CASES_DIR) -> BenchResult:
+    """Run the benchmark (all key counts, or only ``keys``) and keep the median of ``count`` runs."""
+    go = go or find_go()
+    pattern = "BenchmarkMaps/" + (f"keys=({'|'.join(str(k) for k in keys)})/" if keys else "")
+    cmd = [go.go, "test", "-run", "^$", "-bench", pattern, "-benchtime", benchtime, "-count", str(count), "./bench/"]
+    proc = subprocess.run(cmd, cwd=cases_dir, capture_output=True, text=True, timeout=1800,
+                          env={**os.environ, "GOTOOLCHAIN": "local"})
+    runs = _parse(proc.stdout)
+    if proc.returncode != 0 or not runs:
+        raise BenchFailed(f"`{' '.join(cmd)}` failed in {cases_dir}:\n{(proc.stdout + proc.stderr).strip()[-1500:]}")
+    medians = {k: {i: {w: statistics.median(v) for w, v in ws.items()} for i, ws in imps.items()}
+               for k, imps in runs.items()}
+    return BenchResult(ns_per_op=medians, go_version=go.version, cpus=os.cpu_count() or 0, benchtime=benchtime,
+                       count=count, date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+
+
+def load_bench(path: Path) -> BenchResult:
+    """Read a result saved with ``json.dumps(result.as_dict())``."""
+    return BenchResult(**json.loads(Path(path).read_text()))
+
+
+def _describe(by_impl: dict[str, dict[str, float]]) -> str:
+    w = crossover(by_impl)
+    if w is not None:
+        return f"RWMutex overtakes sync.Map at ~{w:.0f}% writes"
+    sm, rw = by_impl.get("sync.Map", {}), by_impl.get("RWMutex", {})
+    wins = sum(sm[r] < rw[r] for r in set(sm) & set(rw))
+    return (f"no crossover: sync.Map faster at {wins} of {len(set(sm) & set(rw))} ratios, "
+            f"never switching from sync.Map to RWMutex as writes grow")
+
+
+def plot_bench(result: BenchResult) -> Figure:
+    """ns/op against the share of writes, one panel per key count, the crossover marked."""
+    panels = sorted(result.ns_per_op, key=int)
+    fig = Figure(figsize=(5 * len(panels), 4.6), layout="constrained")
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    colours = {"sync.Map": "#009E73", "RWMutex": "#CC79A7"}
+    for ax, keys in zip(axes, panels):
+        for impl in IMPLS:
+            points = sorted((float(w), ns) for w, ns in result.ns_per_op[keys].get(impl, {}).items())
+            ax.plot([p[0] for p in points], [p[1] for p in points], "o-", color=colours[impl],
+                    label=impl if impl == "sync.Map" else "map + sync.RWMutex")
+        cross = crossover(result.ns_per_op[keys])
+        if cross is not None:
+            ax.axvline(cross, color="#555555", ls="--", lw=1, label=f"crossover ~{cross:.0f}% writes")
+        ax.set_xscale("symlog", linthresh=1)
+        ticks = sorted({int(float(w)) for ws in result.ns_per_op[keys].values() for w in ws})
+        ax.set_xlim(0, max(ticks) * 1.1)
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.set_xlabel("share of operations that are writes (%)")
+        ax.set_ylabel("time per operation (ns, lower is faster)")
+        ax.set_title(f"{int(keys):,} keys: {_describe(result.ns_per_op[keys])}", fontsize=9, wrap=True)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"sync.Map vs map+RWMutex, {result.cpus} CPUs, {result.go_version}, measured "
+                 f"{result.date[:10]} (median of {result.count} x {result.benchtime})", fontsize=10)
+    return fig
+
+
+def bench_png(result: BenchResult, path: Path) -> Path:
+    """Draw :func:`plot_bench` into ``path`` (PNG) and save the numbers beside it (``.json``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    plot_bench(result).savefig(path, dpi=100)
+    path.with_suffix(".json").write_text(json.dumps(result.as_dict(), indent=2))
+    return path
+
+
+def cmd_bench(args) -> int:
+    """``leaklab bench``: run the benchmark, print the crossover, draw the plot."""
+    result = run_bench(args.keys or (), args.benchtime, args.count)
+    png = bench_png(result, args.plot)
+    if args.json:
+        print(json.dumps(result.as_dict() | {"crossover_write_percent": result.crossovers(), "plot": str(png)},
+                         indent=2))
+        return 0
+    for keys in sorted(result.ns_per_op, key=int):
+        print(f"{int(keys):>7,} keys: {_describe(result.ns_per_op[keys])}")
+    print(f"plot: {png}")
+    return 0
