@@ -262,6 +262,19 @@ def _printed(executed: Path, index: int) -> str:
     return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream").strip()
 
 
+def _local_kernel_manager():
+    """A kernel manager whose kernel talks over Unix sockets (IPC): no TCP port is opened at all."""
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class LocalKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _transport_default(self) -> str:
+            return "ipc"
+
+    return LocalKernelManager
+
+
 def execute(notebook: Path, output: Path, parameters: Mapping[str, object], timeout: float = 300) -> Path:
     """Run ``notebook`` with papermill under the ``leaklab`` kernel; write the executed copy to ``output``.
 
@@ -273,7 +286,8 @@ def execute(notebook: Path, output: Path, parameters: Mapping[str, object], time
     output.parent.mkdir(parents=True, exist_ok=True)
     try:
         papermill.execute_notebook(str(notebook), str(output), parameters=dict(parameters), kernel_name=KERNEL,
-                                   execution_timeout=timeout, progress_bar=False, cwd=str(notebook.parent))
+                                   execution_timeout=timeout, progress_bar=False, cwd=str(notebook.parent),
+                                   kernel_manager_class=_local_kernel_manager())
     except PapermillExecutionError as exc:
         printed = _printed(output, exc.cell_index)
         raise NotebookFailed(f"notebook {notebook.name} failed in cell {exc.cell_index}:\n{exc.source}\n"
