@@ -9,7 +9,7 @@ REPORT ?= reports
 # Seconds each program runs in `make lab` (3 s: a 1 s warm-up and 2 s judged).
 LAB_DURATION ?= 3
 
-.PHONY: setup lab test clean
+.PHONY: setup lab test clean workshop exercises labs-img
 
 setup: $(VENV)/.installed
 
@@ -29,6 +29,19 @@ lab: setup
 
 test: setup
 	$(BIN)/pytest
+
+# For an instructor: classroom-length runs of every family, then workshop/slides.html (reveal.js, works
+# offline) and workshop/handout.html (agenda and verdict table, one printed page).
+workshop: setup
+	$(BIN)/leaklab workshop --out workshop
+
+# Exercise notebooks are generated from the solution notebooks (cells tagged `solution` emptied).
+exercises: setup
+	$(BIN)/leaklab workshop --exercises-only
+
+# The measured pictures of the labs/ pages, with the Go version and date in labs/img/captions.md.
+labs-img: setup
+	$(BIN)/leaklab workshop --out build/labs-img --duration 8 --pictures labs/img
 
 clean:
 	rm -rf $(OUT) $(REPORT) .pytest_cache

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import shutil
 import tomllib
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from .probe import SIGNALS
 from .run import Limits
 from .toolchain import GoToolchain
 
-__all__ = ["EXERCISES_DIR", "WORK_FRACTION", "CheckReport", "check", "cmd_check", "format_report", "reference_work_rate",
+__all__ = ["EXERCISES_DIR", "WORK_FRACTION", "CheckReport", "check", "cmd_check", "copy_starter", "format_report", "reference_work_rate",
            "save_curve", "starter"]
 
 #: The starters, one folder per family.
@@ -65,10 +66,28 @@ class CheckReport:
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def _repr_html_(self) -> str:
+        import base64
+        import html
+        text = f"<pre>{html.escape(format_report(self))}</pre>"
+        if self.curve and Path(self.curve).is_file():
+            data = base64.b64encode(Path(self.curve).read_bytes()).decode()
+            text += f'<img src="data:image/png;base64,{data}" alt="curves of the checked run" style="max-width:100%">'
+        return text
+
 
 def starter(family: str) -> Path:
     """The folder of the family's exercise starter."""
     return EXERCISES_DIR / get_family(family).name
+
+
+def copy_starter(family: str, workdir: Path | str) -> Path:
+    """Copy the family's starter to ``workdir/<family>/main.go`` (never over an existing file); return the folder."""
+    folder = Path(workdir) / get_family(family).name
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / "main.go").exists():
+        shutil.copyfile(starter(family) / "main.go", folder / "main.go")
+    return folder
 
 
 def _hints(family: str) -> dict[str, str]:
@@ -142,6 +161,7 @@ def check(family: str, path: Path | None = None, *, limits: Limits = Limits(), o
     compile; a program that crashes or stops is reported as not fixed.
     """
     fam = get_family(family)
+    out = Path(out).resolve()  # the runner starts the binary from inside its run folder
     path = Path(path) if path is not None else EXERCISES_DIR / fam.name
     if not path.is_dir():
         raise BadParameter(f"--path must be the folder of your main.go; {path} is not a folder "

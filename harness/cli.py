@@ -18,6 +18,7 @@ from ._exceptions import LeakLabError
 from .cases import families, get_family
 from .diagnose import diagnosis_tables
 from .check import cmd_check
+from .workshop import cmd_workshop
 from .report import add_arguments as _add_report_options, cli_report
 from .lab import DEFAULT_OUT, Result, run_family, run_program
 from .matrix import DEFAULT_GODEBUG, DEFAULT_VERSIONS, cmd_matrix
@@ -93,6 +94,15 @@ def _parser() -> argparse.ArgumentParser:
     chk.add_argument("family", help="a family from `leaklab list`")
     chk.add_argument("--path", type=Path, metavar="DIR", help="folder of your main.go (default: the starter)")
     _add_run_options(chk)
+    ws = sub.add_parser("workshop", help="classroom runs of every family, then slides and a handout (workshop/)")
+    ws.add_argument("--family", action="append", help="only this family (repeatable; default: all)")
+    ws.add_argument("--start", default="09:00", help="start time for the agenda, HH:MM (default %(default)s)")
+    ws.add_argument("--exercises-only", action="store_true",
+                    help="only regenerate labs/notebooks/exercises from the solution notebooks")
+    _add_run_options(ws)
+    ws.add_argument("--pictures", type=Path, metavar="DIR", help="also copy the family figures here "
+                    "(labs/img) with captions.md")
+    ws.set_defaults(duration=12.0, warmup=2.0, interval=0.1, out=Path("workshop"))
     _add_report_options(sub.add_parser("report", help="execute every notebook and render the HTML report (reports/)"))
     return parser
 
@@ -166,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``leaklab``; returns the exit status."""
     args = _parser().parse_args(argv)
     try:
-        return {"list": _cmd_list, "run": _cmd_run, "check": cmd_check, "report": cli_report,
+        return {"list": _cmd_list, "run": _cmd_run, "check": cmd_check, "workshop": cmd_workshop, "report": cli_report,
                 "matrix": cmd_matrix, "bench": cmd_bench, "claims": cmd_claims}[args.command](args)
     except LeakLabError as exc:
         _err.print(f"[bold red]leaklab: error:[/] {exc}", highlight=False, markup=True)
