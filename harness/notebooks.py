@@ -37,6 +37,8 @@ KERNEL = "leaklab"
 #: The file each family notebook writes in ``OUT/<family>/``.
 RECORD = "measured.json"
 OVERVIEW_RECORD = "overview.json"
+#: The variants a family notebook runs (``run_family``'s "both"); other declared variants are run on demand.
+DEFAULT_VARIANTS = ("leaky", "fixed")
 
 
 class KernelMissing(LeakLabError):
@@ -68,7 +70,7 @@ def run_family(name: str, *, duration: float = 4.0, interval: float = 0.05, warm
 def load_results(out: str | Path, name: str) -> list[Result] | None:
     """The results a previous run of family ``name`` left in ``out``, or ``None`` if a variant is missing."""
     fam = get_family(name)
-    dirs = [Path(out) / fam.name / v for v in fam.variants]
+    dirs = [Path(out) / fam.name / v for v in DEFAULT_VARIANTS]
     if not all((d / "result.json").is_file() for d in dirs):
         return None
     return [load_result(d) for d in dirs]
@@ -188,7 +190,7 @@ def check_record(rec: dict, family: Family) -> list[str]:
     """
     problems = []
     recorded = rec.get("variants", {})
-    for variant in dict.fromkeys(["leaky", "fixed", *recorded]):
+    for variant in dict.fromkeys([*DEFAULT_VARIANTS, *recorded]):
         if variant not in family.expect:
             problems.append(f"{family.name}/{variant}: recorded, but expect.toml declares no such variant")
             continue

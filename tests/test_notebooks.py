@@ -175,3 +175,19 @@ def test_a_tampered_expectation_fails_and_names_what_differs(executed_lab, tmp_p
     assert f"measured {measured:g} B/s" in band
     assert verdict.startswith("cgo/leaky outside_go_bytes: expected verdict 'flat', measured 'leak'")
     assert notebooks.check(out) == []  # the real expectations still hold
+
+
+def test_overview_reuses_the_runs_the_family_notebooks_left(tmp_path):
+    from harness.lab import Result
+    for fam in families():
+        for variant in notebooks.DEFAULT_VARIANTS:
+            run_dir = tmp_path / fam.name / variant
+            run_dir.mkdir(parents=True)
+            result = Result(family=fam.name, variant=variant, verdict="flat", signal=fam.signal, rate_per_s=0.0,
+                            unit="B", reason="left by a family notebook", duration_s=3.0, samples=60,
+                            go_version="go-from-disk", capped=False, run_dir=str(run_dir))
+            (run_dir / "result.json").write_text(json.dumps(result.as_dict()))
+    by_family = notebooks.overview(out=tmp_path)
+    assert list(by_family) == [f.name for f in families()]
+    assert {r.go_version for rs in by_family.values() for r in rs} == {"go-from-disk"}
+    assert json.loads((tmp_path / "overview.json").read_text()).keys() == by_family.keys()
