@@ -25,6 +25,7 @@ from pathlib import Path
 from ._exceptions import LeakLabError
 from .cases import families, get_family
 from .lab import Result, load_result, run_family
+from .notebooks import execute
 from .plot import plot_family, plot_overview, save_png
 from .probe import SIGNALS
 from .run import Limits
@@ -230,14 +231,6 @@ The pages in <code>labs/</code> explain each leak, its fix and how to catch it i
     return output
 
 
-def _execute(notebook: Path, output: Path, parameters: dict) -> Path:
-    import papermill
-
-    papermill.execute_notebook(str(notebook), str(output), parameters=parameters, kernel_name="leaklab",
-                               cwd=str(output.parent), progress_bar=False)
-    return output
-
-
 def run_workshop(out: Path, *, limits: Limits = WORKSHOP_LIMITS, names: Sequence[str] | None = None,
                  start: str = "09:00", progress=None, **kwargs) -> dict[str, Path]:
     """Run the families, then write the figures, the executed deck, the slides and the handout in ``out``."""
@@ -248,7 +241,7 @@ def run_workshop(out: Path, *, limits: Limits = WORKSHOP_LIMITS, names: Sequence
     results = {f.name: run_family(f, "both", limits=limits, out=runs, progress=progress, **kwargs) for f in fams}
     made = {f"img/{name}.png": save_png(plot_family(rs), out / "img" / f"{name}.png") for name, rs in results.items()}
     made["overview.png"] = save_png(plot_overview(results), out / "overview.png")
-    made["workshop.ipynb"] = _execute(NOTEBOOK, out / "workshop.ipynb", {"runs_dir": "runs", "start": start})
+    made["workshop.ipynb"] = execute(NOTEBOOK, out / "workshop.ipynb", {"runs_dir": str(runs), "start": start})
     made["slides.html"] = render_slides(out / "workshop.ipynb", out / "slides.html")
     made["handout.html"] = render_handout(results, out / "handout.html", made["overview.png"], start)
     return made

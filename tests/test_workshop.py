@@ -111,6 +111,11 @@ def test_the_handout_has_the_agenda_and_the_verdicts(deck):
 
 
 def _execute(notebook: Path, out: Path, params: dict) -> nbformat.NotebookNode:
+    """Execute a notebook with papermill in a process of its own (kernel on 127.0.0.1 TCP ports).
+
+    Not harness.notebooks.execute: its kernels use IPC socket files in the notebook's folder, and
+    several kernels started at once from the same folder can pick the same file names.
+    """
     args = [sys.executable, "-m", "papermill", str(notebook), str(out), "-k", "leaklab", "--cwd", str(out.parent)]
     for key, value in params.items():
         args += ["-p", key, str(value)]
