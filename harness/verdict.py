@@ -4,7 +4,8 @@ The decision reads the curve's *floor*: at each moment, the lowest value the sig
 then on, i.e. what the program never gives back. A garbage collector's sawtooth has a flat floor;
 a leak lifts it. After a warm-up, a Theil-Sen slope (robust to outliers) of the floor is the growth
 rate. The rate is a leak only when it is above the signal's flat threshold and the growth over the
-window stands clear of the noise seen in the same run.
+window stands clear of the noise seen in the same run. A floor that creeps up while the raw curve
+shows no significant trend is flat; one that creeps up on a real but noisy trend is inconclusive.
 """
 
 from __future__ import annotations
@@ -85,9 +86,26 @@ def judge(t: np.ndarray, y: np.ndarray, signal: Signal, warmup_s: float,
         return SignalVerdict(verdict="leak", rate_per_s=float(slope), noise=noise,
                              reason=f"floor grows {rate}: +{_fmt(signal, growth)} in {window:.1f} s, "
                                     f"against noise of {_fmt(signal, noise)}", **base)
+    if not _rising(t, y):
+        return SignalVerdict(verdict="flat", rate_per_s=float(slope), noise=noise,
+                             reason=f"no significant trend: the curve swings by {_fmt(signal, noise)} around a "
+                                    f"steady level (floor {rate})", **base)
     return SignalVerdict(verdict="inconclusive", rate_per_s=float(slope), noise=noise,
                          reason=f"floor grows {rate} but the curve swings by {_fmt(signal, noise)}; run longer",
                          **base)
+
+
+def _rising(t: np.ndarray, y: np.ndarray) -> bool:
+    """Whether the raw curve has a significant upward trend (95% Theil-Sen interval above zero).
+
+    Repeated values (a metric that changes only at each GC) count once, so a step curve is not
+    mistaken for many independent measurements.
+    """
+    changed = np.r_[True, np.diff(y) != 0]
+    if changed.sum() < 4:
+        return False
+    _, _, low, _ = stats.theilslopes(y[changed], t[changed], alpha=0.95)
+    return bool(low > 0)
 
 
 #: With this many collections in the window, the live heap each GC measured is the heap's curve.
