@@ -126,7 +126,7 @@ def _judge(fam: Family, result: Result, limits: Limits, out: Path, go: GoToolcha
     """(status, headline, details, reference rate) for a run that completed."""
     leaking = _leaking(result)
     if leaking:
-        lines = [f"{SIGNALS[n].label} grows {_fmt_rate(n, result.signals[n]['rate_per_s'])}" for n in leaking]
+        lines = [f"{SIGNALS[n].label} {_fmt_rate(n, result.signals[n]['rate_per_s'])}" for n in leaking]
         return "leaking", f"still leaking: {lines[0]}", lines[1:] + [result.reason], reference
     if result.verdict != "flat":
         return ("inconclusive", f"cannot tell yet: {result.reason}",
@@ -205,6 +205,10 @@ def cmd_check(args) -> int:
 
     limits = Limits(duration_s=args.duration, interval_s=args.interval, warmup_s=args.warmup,
                     mem_cap_bytes=args.mem_cap * 2**20)
+    import sys
+
+    where = args.path or f"the starter of {args.family}"
+    print(f"leaklab: building {where} and running it for {limits.duration_s:g} s...", file=sys.stderr)
     report = check(args.family, args.path, limits=limits, out=args.out)
     print(json.dumps(report.as_dict(), indent=2) if args.json else format_report(report))
     return 0 if report.passed else 1
