@@ -145,3 +145,8 @@ def test_a_cheat_is_rejected(reports, cheat):
     assert not report.passed, chk.format_report(report)
     wanted = "leaking" if cheat.endswith("one-side") else "too-little-work"
     assert report.status == wanted, chk.format_report(report)
+
+
+def test_a_program_that_does_not_compile_gets_the_compiler_message(leaklab, tmp_path):
+    code, _, err = leaklab("check", "syncmap", "--path", FIXTURES / "compile_error", "--out", tmp_path)
+    assert code == 2 and "go build" in err
