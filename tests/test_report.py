@@ -92,3 +92,20 @@ def test_chromium_screenshot_shows_both_curves(site, tmp_path_factory):
         for variant, colour in COLOURS.items():
             rgb = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)])
             assert (np.abs(pixels - rgb).sum(axis=1) < 40).sum() > 300, f"{page}: no {variant} curve on screen"
+
+
+@pytest.mark.slow
+def test_leaklab_report_prints_the_verdicts_and_the_path_last(executed_lab, site, leaklab, monkeypatch):
+    out, _ = executed_lab
+    calls = []
+    monkeypatch.setattr(report, "build_report", lambda *a, **kw: calls.append((a, kw)) or site / "index.html")
+    status, text, err = leaklab("report", "--out", out, "--report", site, "--duration", 3)
+    assert status == 0 and calls[0][1]["duration"] == 3.0
+    assert text.rstrip().splitlines()[-1] == f"report: {(site / 'index.html').resolve()}"
+    assert all(f.name in text for f in families()) and "differs from expect.toml" not in err
+
+
+def test_leaklab_report_rejects_a_bad_duration(leaklab, capsys):
+    with pytest.raises(SystemExit):
+        leaklab("report", "--duration", "0")
+    assert "positive number of seconds" in capsys.readouterr().err
