@@ -206,10 +206,12 @@ def render_handout(results: dict[str, list[Result]], output: Path, overview_png:
     first = next(iter(results.values()))[0]
     meta = json.loads((Path(first.run_dir) / "meta.json").read_text())
     image = f'<img src="{overview_png.name}" alt="verdict signal of every family">' if overview_png else ""
-    css = ("body{font:11pt/1.35 sans-serif;max-width:48em;margin:1.5em auto}h1{font-size:16pt;margin:0}"
-           "table{border-collapse:collapse;width:100%;margin:.4em 0;font-size:9.5pt}td,th{border:1px solid #bbb;"
-           "padding:2px 5px;text-align:left}td.leak{color:#b30000;font-weight:bold}td.flat{color:#006400}"
-           "img{width:100%}code{background:#eee}@media print{body{margin:0}}")
+    css = ("body{font:10pt/1.3 sans-serif;max-width:50em;margin:1em auto}h1{font-size:15pt;margin:0}"
+           "h2{font-size:12pt;margin:.6em 0 .2em}p{margin:.3em 0}table{border-collapse:collapse;width:100%;"
+           "margin:.3em 0;font-size:8.5pt}td,th{border:1px solid #bbb;padding:1px 4px;text-align:left}"
+           "td.leak{color:#b30000;font-weight:bold}td.flat{color:#006400}img{display:block;margin:0 auto;"
+           "max-width:100%;max-height:8.5cm}code{background:#eee}@page{size:A4;margin:10mm}"
+           "@media print{body{margin:0}}")
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Go Leak Lab: workshop handout</title>
 <style>{css}</style></head><body>
