@@ -65,6 +65,8 @@ def _parser() -> argparse.ArgumentParser:
                      "family declares")
     run.add_argument("--program", type=Path, metavar="DIR", help="measure this Go main package instead of a family")
     _add_run_options(run)
+    run.add_argument("--diagnose", action=argparse.BooleanOptionalAction, default=True,
+                     help="take heap and goroutine profiles and show where the leak is (default: on)")
     mat = sub.add_parser("matrix", help="run one case on several Go toolchains, with and without a GODEBUG setting")
     mat.add_argument("family", help="a family from `leaklab list`")
     mat.add_argument("--variant", default="classic", help="the variant to run (default %(default)s)")
@@ -88,8 +90,6 @@ def _parser() -> argparse.ArgumentParser:
     clm.add_argument("--save", type=Path, nargs="?", const=CLAIMS_JSON, metavar="JSON",
                      help=f"save the findings and claims.md beside them (default {CLAIMS_JSON.name} in docs/)")
     _add_run_options(clm)
-    run.add_argument("--diagnose", action=argparse.BooleanOptionalAction, default=True,
-                     help="take heap and goroutine profiles and show where the leak is (default: on)")
     chk = sub.add_parser("check", help="check your fix of an exercise (labs/exercises/FAMILY); exit 0 when fixed")
     chk.add_argument("family", help="a family from `leaklab list`")
     chk.add_argument("--path", type=Path, metavar="DIR", help="folder of your main.go (default: the starter)")
