@@ -13,19 +13,22 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from rich.markup import escape
+
 from . import __version__
 from ._exceptions import LeakLabError
+from .bench import cmd_bench
 from .cases import families, get_family
-from .diagnose import diagnosis_tables
 from .check import cmd_check
-from .workshop import cmd_workshop
-from .report import add_arguments as _add_report_options, cli_report
+from .claims import CLAIMS_JSON, cmd_claims
+from .diagnose import diagnosis_tables
 from .lab import DEFAULT_OUT, Result, run_family, run_program
 from .matrix import DEFAULT_GODEBUG, DEFAULT_VERSIONS, cmd_matrix
-from .bench import cmd_bench
-from .claims import CLAIMS_JSON, cmd_claims
 from .probe import SIGNALS
+from .report import add_arguments as _add_report_options
+from .report import cli_report
 from .run import Limits
+from .workshop import cmd_workshop
 
 __all__ = ["main"]
 
@@ -134,7 +137,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     for col in ("family", "variants", "signal", "what leaks"):
         table.add_column(col)
     for f in families():
-        table.add_row(f.name, ", ".join(f"{v} ({e.verdict})" for v, e in f.expect.items()),
+        table.add_row(f.name, "\n".join(f"{v} ({e.verdict})" for v, e in f.expect.items()),
                       SIGNALS[f.signal].label, f.title)
     Console().print(table)
     return 0
@@ -179,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return {"list": _cmd_list, "run": _cmd_run, "check": cmd_check, "workshop": cmd_workshop, "report": cli_report,
                 "matrix": cmd_matrix, "bench": cmd_bench, "claims": cmd_claims}[args.command](args)
     except LeakLabError as exc:
-        _err.print(f"[bold red]leaklab: error:[/] {exc}", highlight=False, markup=True)
+        _err.print(f"[bold red]leaklab: error:[/] {escape(str(exc))}", highlight=False)
         return 2
     except KeyboardInterrupt as exc:
         _err.print(f"leaklab: {exc or 'interrupted'}; no process was left running")

@@ -76,6 +76,7 @@ def _backstop(cap: int) -> Callable[[], None]:
 def execute(binary: Path, run_dir: Path, limits: Limits, *, env: dict[str, str] | None = None,
             on_tick: Callable[[float, int], None] | None = None) -> Outcome:
     """Run ``binary`` with the probe writing into ``run_dir/samples.jsonl``."""
+    run_dir, binary = run_dir.resolve(), binary.resolve()
     probe_env = {
         "LEAKLAB_OUT": str(run_dir / "samples.jsonl"),
         "LEAKLAB_INTERVAL": str(limits.interval_s),

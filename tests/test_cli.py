@@ -38,10 +38,12 @@ def test_programs_the_lab_has_never_seen(leaklab, tmp_path, fixture, verdict, si
 
 
 @pytest.mark.slow
-def test_a_family_prints_a_table_with_units(leaklab, tmp_path):
-    status, out, err = leaklab("run", "goroutine", "--variant", "leaky", "--duration", 3, "--out", tmp_path)
-    assert status == 0
+def test_a_family_prints_a_table_with_units_into_a_relative_folder(leaklab, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    status, out, err = leaklab("run", "goroutine", "--variant", "leaky", "--duration", 3, "--out", "runs/today")
+    assert status == 0, err
     assert "goroutine" in out and "leak" in out and "goroutines/s" in out
+    assert (tmp_path / "runs" / "today" / "goroutine" / "leaky" / "result.json").is_file()
 
 
 @pytest.mark.parametrize("argv, message", [
