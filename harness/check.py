@@ -161,7 +161,7 @@ def check(family: str, path: Path | None = None, *, limits: Limits = Limits(), o
     compile; a program that crashes or stops is reported as not fixed.
     """
     fam = get_family(family)
-    out = Path(out).resolve()  # the runner starts the binary from inside its run folder
+    out = Path(out)
     path = Path(path) if path is not None else EXERCISES_DIR / fam.name
     if not path.is_dir():
         raise BadParameter(f"--path must be the folder of your main.go; {path} is not a folder "

@@ -22,7 +22,7 @@ from .cases import families, get_family
 from .check import cmd_check
 from .claims import CLAIMS_JSON, cmd_claims
 from .diagnose import diagnosis_tables
-from .lab import DEFAULT_OUT, Result, run_family, run_program
+from .lab import DEFAULT_OUT, Result, check_limits, run_family, run_program
 from .matrix import DEFAULT_GODEBUG, DEFAULT_VERSIONS, cmd_matrix
 from .probe import SIGNALS
 from .report import add_arguments as _add_report_options
@@ -111,13 +111,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _limits(args: argparse.Namespace) -> Limits:
+    mem_cap = getattr(args, "mem_cap", None)
     return Limits(duration_s=args.duration, interval_s=args.interval, warmup_s=args.warmup,
-                  mem_cap_bytes=args.mem_cap * 2**20)
-
-
-def _rate(r: Result) -> str:
-    sig = SIGNALS[r.signal]
-    return "-" if math.isnan(r.rate_per_s) else f"{r.rate_per_s / sig.scale:+,.2f} {sig.display_unit}/s"
+                  mem_cap_bytes=mem_cap * 2**20 if mem_cap else Limits.mem_cap_bytes)
 
 
 def _table(results: list[Result]) -> Table:
@@ -128,7 +124,7 @@ def _table(results: list[Result]) -> Table:
     for r in results:
         mark = r.verdict + (" (capped)" if r.capped else "")
         table.add_row(r.family, r.variant, f"[{colour.get(r.verdict, 'yellow')}]{mark}[/]", SIGNALS[r.signal].label,
-                      _rate(r), r.reason)
+                      SIGNALS[r.signal].rate(r.rate_per_s), r.reason)
     return table
 
 
@@ -146,7 +142,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     if bool(args.family) == bool(args.program):
         raise LeakLabError("name a family (see `leaklab list`) or give --program DIR, not both and not neither")
-    limits = _limits(args)
+    limits = args.limits
     fams = [] if args.program else families() if args.family == "all" else [get_family(args.family)]
     total = max(1, len(fams) * (2 if args.variant == "both" else 1))
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[rss]}"),
@@ -179,6 +175,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``leaklab``; returns the exit status."""
     args = _parser().parse_args(argv)
     try:
+        if hasattr(args, "duration"):  # every command that runs programs takes the same run options
+            args.limits = _limits(args)
+            check_limits(args.limits)
         return {"list": _cmd_list, "run": _cmd_run, "check": cmd_check, "workshop": cmd_workshop, "report": cli_report,
                 "matrix": cmd_matrix, "bench": cmd_bench, "claims": cmd_claims}[args.command](args)
     except LeakLabError as exc:

@@ -68,7 +68,8 @@ class Result:
         return dataclasses.asdict(self)
 
 
-def _check(limits: Limits) -> None:
+def check_limits(limits: Limits) -> None:
+    """Raise :class:`BadParameter` when run limits make no sense."""
     if not limits.interval_s > 0 or limits.interval_s > 5:
         raise BadParameter(f"--interval must be between 0 and 5 seconds, not {limits.interval_s:g}")
     if not 0 < limits.duration_s <= 3600:
@@ -140,7 +141,7 @@ def measure(package: Path, family: str, variant: str, *, limits: Limits = Limits
     and names the one that grows. Raises :class:`ProgramFailed` (samples kept) when the program
     crashes, hangs or never samples; re-raises ``KeyboardInterrupt`` after saving what was gathered.
     """
-    _check(limits)
+    check_limits(limits)
     go = go or find_go()
     env = env or {}
     final = out / family / variant
@@ -183,7 +184,7 @@ def measure(package: Path, family: str, variant: str, *, limits: Limits = Limits
     result = Result(family=family, variant=variant, verdict=chosen.verdict, signal=chosen.signal,
                     rate_per_s=chosen.rate_per_s, unit=chosen.unit, reason=chosen.reason,
                     duration_s=round(float(samples.t[-1]) if len(samples) else 0.0, 3), samples=len(samples),
-                    go_version=go.version, capped=outcome.capped, run_dir=str(final), expected=expected,
+                    go_version=go.version, capped=outcome.capped, run_dir=str(final.resolve()), expected=expected,
                     work_rate_per_s=work_rate,
                     signals={n: v.as_dict() for n, v in judge_samples(samples, limits.warmup_s).items()},
                     **(diagnosis_fields(run_dir, go.goroot) if profiles else {}))
@@ -212,5 +213,5 @@ def run_program(path: Path, **kwargs) -> Result:
 
 
 def load_result(run_dir: Path) -> Result:
-    """Read back the result a run folder holds."""
-    return Result(**json.loads((Path(run_dir) / "result.json").read_text()))
+    """Read back the result a run folder holds (``run_dir`` is where it was read, wherever it was written)."""
+    return Result(**{**json.loads((Path(run_dir) / "result.json").read_text()), "run_dir": str(Path(run_dir).resolve())})

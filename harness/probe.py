@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,16 @@ class Signal:
     min_rate: float  # units per second
     scale: float = 1.0  # divide by this to display in ``display_unit``
     display_unit: str = ""
+
+    def amount(self, value: float, digits: int = 1) -> str:
+        """``value`` in display units, e.g. ``"20.5 MiB"``."""
+        return f"{value / self.scale:,.{digits}f} {self.display_unit}"
+
+    def rate(self, value: float, digits: int = 2) -> str:
+        """A growth rate for people, e.g. ``"+20.50 MiB/s"``; ``"-"`` when there is none."""
+        if value is None or math.isnan(value):
+            return "-"
+        return f"{value / self.scale:+,.{digits}f} {self.display_unit}/s"
 
 
 _MiB = 1024 * 1024

@@ -50,10 +50,6 @@ def _floor(y: np.ndarray) -> np.ndarray:
     return np.minimum.accumulate(y[::-1])[::-1]
 
 
-def _fmt(signal: Signal, value: float) -> str:
-    return f"{value / signal.scale:,.1f} {signal.display_unit}"
-
-
 def judge(t: np.ndarray, y: np.ndarray, signal: Signal, warmup_s: float,
           gc: np.ndarray | None = None) -> SignalVerdict:
     """Judge one curve ``y(t)``, ignoring the first ``warmup_s`` seconds.
@@ -78,20 +74,20 @@ def judge(t: np.ndarray, y: np.ndarray, signal: Signal, warmup_s: float,
     slope, _, _, _ = stats.theilslopes(floor[fit], t[fit])
     noise = 1.4826 * float(np.median(np.abs(y - np.median(y - slope * t) - slope * t)))
     growth = slope * window
-    rate = f"{_fmt(signal, slope)}/s"
+    rate = f"{signal.amount(slope)}/s"
     if slope < signal.min_rate:
         return SignalVerdict(verdict="flat", rate_per_s=float(slope), noise=noise,
-                             reason=f"floor grows {rate}, under the {_fmt(signal, signal.min_rate)}/s threshold", **base)
+                             reason=f"floor grows {rate}, under the {signal.amount(signal.min_rate)}/s threshold", **base)
     if growth > NOISE_FACTOR * noise:
         return SignalVerdict(verdict="leak", rate_per_s=float(slope), noise=noise,
-                             reason=f"floor grows {rate}: +{_fmt(signal, growth)} in {window:.1f} s, "
-                                    f"against noise of {_fmt(signal, noise)}", **base)
+                             reason=f"floor grows {rate}: +{signal.amount(growth)} in {window:.1f} s, "
+                                    f"against noise of {signal.amount(noise)}", **base)
     if not _rising(t, y):
         return SignalVerdict(verdict="flat", rate_per_s=float(slope), noise=noise,
-                             reason=f"no significant trend: the curve swings by {_fmt(signal, noise)} around a "
+                             reason=f"no significant trend: the curve swings by {signal.amount(noise)} around a "
                                     f"steady level (floor {rate})", **base)
     return SignalVerdict(verdict="inconclusive", rate_per_s=float(slope), noise=noise,
-                         reason=f"floor grows {rate} but the curve swings by {_fmt(signal, noise)}; run longer",
+                         reason=f"floor grows {rate} but the curve swings by {signal.amount(noise)}; run longer",
                          **base)
 
 
