@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -45,9 +43,7 @@ def build(package: Path, output: Path, go: GoToolchain, *, env: dict[str, str] |
             replace[str(package / "go.mod")] = str(gomod)
         overlay = Path(tmp) / "overlay.json"
         overlay.write_text(json.dumps({"Replace": replace}))
-        cmd = [go.go, "build", "-overlay", str(overlay), "-o", str(output.resolve()), "."]
-        proc = subprocess.run(cmd, cwd=package, capture_output=True, text=True, timeout=600,
-                              env={**os.environ, "GOTOOLCHAIN": "local", **(env or {})})
+        proc = go.run("build", "-overlay", str(overlay), "-o", str(output.resolve()), ".", cwd=package, env=env)
     if proc.returncode != 0:
         raise BuildFailed(f"`go build` failed for {package}:\n{proc.stderr.strip()}")
     return output

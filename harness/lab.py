@@ -25,10 +25,10 @@ from ._exceptions import BadParameter, ProgramFailed
 from .build import build
 from .cases import Family, get_family
 from .diagnose import diagnosis_fields, leak_profile_env
-from .probe import SIGNALS, read_samples
+from .probe import SIGNALS, Samples, read_samples
 from .run import Limits, Outcome, execute
 from .toolchain import GoToolchain, find_go
-from .verdict import judge_samples, overall
+from .verdict import SignalVerdict, judge_samples, overall
 
 __all__ = ["DEFAULT_OUT", "Result", "run_family", "run_program", "measure", "load_result"]
 
@@ -155,12 +155,10 @@ def measure(package: Path, family: str, variant: str, *, limits: Limits = Limits
         binary = build(package, run_dir / "binary", go, env=build_env, go_directive=go_directive)
         if profiles:
             env = {**env, "LEAKLAB_PROFILE_DIR": str(run_dir.resolve())}
-        meta = _provenance(go, binary, package, limits, env)
-        meta["go_directive"] = go_directive or ""
+        meta = {**_provenance(go, binary, package, limits, env), "go_directive": go_directive or ""}
         outcome = execute(binary, run_dir, limits, env=env,
                           on_tick=(lambda el, rss: progress(f"{family}/{variant}", el, rss)) if progress else None)
-        meta["outcome"] = dataclasses.asdict(outcome)
-        (run_dir / "meta.json").write_text(json.dumps(meta, indent=2))
+        (run_dir / "meta.json").write_text(json.dumps({**meta, "outcome": dataclasses.asdict(outcome)}, indent=2))
         samples = read_samples(run_dir / "samples.jsonl")
         problem = _failure(outcome, run_dir, len(samples), limits)
         if problem or outcome.interrupted:
@@ -168,29 +166,42 @@ def measure(package: Path, family: str, variant: str, *, limits: Limits = Limits
             if outcome.interrupted:
                 raise KeyboardInterrupt(f"interrupted; samples kept in {failed}")
             raise ProgramFailed(f"{family}/{variant}: {problem}\n(run folder: {failed})", str(failed))
+        chosen = _verdict(samples, outcome, limits, signal)
+        result = Result(family=family, variant=variant, verdict=chosen.verdict, signal=chosen.signal,
+                        rate_per_s=chosen.rate_per_s, unit=chosen.unit, reason=chosen.reason,
+                        duration_s=round(float(samples.t[-1]) if len(samples) else 0.0, 3), samples=len(samples),
+                        go_version=go.version, capped=outcome.capped, run_dir=str(final.resolve()),
+                        expected=expected, work_rate_per_s=_work_rate(samples, work),
+                        signals={n: v.as_dict() for n, v in judge_samples(samples, limits.warmup_s).items()},
+                        **(diagnosis_fields(run_dir, go.goroot) if profiles else {}))
+        (run_dir / "result.json").write_text(json.dumps(result.as_dict(), indent=2))
     except BaseException:
         shutil.rmtree(run_dir, ignore_errors=True)
         raise
-    verdicts = judge_samples(samples, limits.warmup_s, [signal] if signal else PROGRAM_SIGNALS)
-    chosen = verdicts[signal] if signal else overall(verdicts)
-    if outcome.capped:
-        chosen.verdict = "leak"
-        chosen.reason = (f"hit the {limits.mem_cap_bytes // 2**20} MiB memory cap after {outcome.wall_s:.1f} s; "
-                         + chosen.reason)
-    work_rate = None
-    if work and f"expvar.{work}" in samples.columns and len(samples) > 1:
-        done = samples[f"expvar.{work}"]
-        work_rate = float((done[-1] - done[0]) / (samples.t[-1] - samples.t[0]))
-    result = Result(family=family, variant=variant, verdict=chosen.verdict, signal=chosen.signal,
-                    rate_per_s=chosen.rate_per_s, unit=chosen.unit, reason=chosen.reason,
-                    duration_s=round(float(samples.t[-1]) if len(samples) else 0.0, 3), samples=len(samples),
-                    go_version=go.version, capped=outcome.capped, run_dir=str(final.resolve()), expected=expected,
-                    work_rate_per_s=work_rate,
-                    signals={n: v.as_dict() for n, v in judge_samples(samples, limits.warmup_s).items()},
-                    **(diagnosis_fields(run_dir, go.goroot) if profiles else {}))
-    (run_dir / "result.json").write_text(json.dumps(result.as_dict(), indent=2))
     _place(run_dir, final)
     return result
+
+
+def _verdict(samples: Samples, outcome: Outcome, limits: Limits, signal: str | None) -> SignalVerdict:
+    """The verdict on ``signal`` (or on every signal a program can leak through); reaching the cap is a leak."""
+    names = [signal] if signal else PROGRAM_SIGNALS
+    verdicts = judge_samples(samples, limits.warmup_s, names)
+    chosen = overall(verdicts) if verdicts else SignalVerdict(
+        signal=names[0], verdict="inconclusive", rate_per_s=float("nan"), unit=SIGNALS[names[0]].unit, window_s=0.0,
+        samples=0, start=float("nan"), end=float("nan"), noise=float("nan"), reason="no sample was taken")
+    if outcome.capped:
+        chosen.verdict = "leak"
+        chosen.reason = f"hit the {limits.mem_cap_bytes // 2**20} MiB memory cap after {outcome.wall_s:.1f} s; " \
+                        + chosen.reason
+    return chosen
+
+
+def _work_rate(samples: Samples, work: str) -> float | None:
+    """Completed work per second, from the expvar counter the program publishes."""
+    if not work or f"expvar.{work}" not in samples.columns or len(samples) < 2:
+        return None
+    done = samples[f"expvar.{work}"]
+    return float((done[-1] - done[0]) / (samples.t[-1] - samples.t[0]))
 
 
 def run_family(family: str | Family, variant: str = "both", **kwargs) -> list[Result]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import resource
 import signal
 import subprocess
 import time
@@ -65,12 +64,16 @@ def _kill_group(popen: subprocess.Popen) -> None:
     popen.wait()
 
 
-def _backstop(cap: int) -> Callable[[], None]:
-    """An address-space limit far above the cap, in case the program outruns the sampler."""
-    def limit() -> None:
-        soft = cap + 8 * 1024 * _MiB
-        resource.setrlimit(resource.RLIMIT_AS, (soft, soft))
-    return limit
+def _backstop(proc: psutil.Process, cap: int) -> None:
+    """An address-space limit far above the cap, in case the program outruns the sampler.
+
+    Set from outside (prlimit) rather than in a ``preexec_fn``, which is unsafe in a threaded parent.
+    """
+    limit = cap + 8 * 1024 * _MiB
+    try:
+        proc.rlimit(psutil.RLIMIT_AS, (limit, limit))
+    except psutil.Error:
+        pass  # it already ended: nothing to limit
 
 
 def execute(binary: Path, run_dir: Path, limits: Limits, *, env: dict[str, str] | None = None,
@@ -85,9 +88,9 @@ def execute(binary: Path, run_dir: Path, limits: Limits, *, env: dict[str, str] 
     }
     with open(run_dir / "stdout.txt", "wb") as out, open(run_dir / "stderr.txt", "wb") as err:
         popen = subprocess.Popen([str(binary)], cwd=run_dir, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                 env={**os.environ, **(env or {}), **probe_env}, start_new_session=True,
-                                 preexec_fn=_backstop(limits.mem_cap_bytes))
+                                 env={**os.environ, **(env or {}), **probe_env}, start_new_session=True)
         proc = psutil.Process(popen.pid)
+        _backstop(proc, limits.mem_cap_bytes)
         began = time.monotonic()
         outcome = Outcome(returncode=None, wall_s=0.0, peak_rss_bytes=0)
         try:

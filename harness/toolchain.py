@@ -6,15 +6,16 @@ import dataclasses
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
-from ._exceptions import GoNotFound, GoTooOld
+from ._exceptions import GoNotFound, GoTooOld, LeakLabError
 
-__all__ = ["GO_CACHE", "MIN_GO", "GoToolchain", "fetch_go", "find_go", "parse_version"]
+__all__ = ["GO_CACHE", "MIN_GO", "GoToolchain", "fetch_go", "find_go", "parse_version", "run_go"]
 
 #: runtime.AddCleanup and the go.mod directive of go-cases need Go 1.24.
 MIN_GO = (1, 24)
@@ -35,6 +36,35 @@ class GoToolchain:
     def version_tuple(self) -> tuple[int, int]:
         return parse_version(self.version)
 
+    def run(self, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+            timeout: float = 600) -> subprocess.CompletedProcess:
+        """Run ``go ARGS`` (output captured); see :func:`run_go`."""
+        return run_go(self.go, *args, cwd=cwd, env=env, timeout=timeout)
+
+
+def run_go(go: str, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+           timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run the go command in a process group of its own, with this toolchain only (GOTOOLCHAIN=local).
+
+    Past ``timeout`` seconds the whole group (the go command and whatever it started: compilers,
+    test binaries) is killed and :class:`LeakLabError` says so.
+    """
+    popen = subprocess.Popen([go, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "GOTOOLCHAIN": "local", **(env or {})}, start_new_session=True)
+    try:
+        out, err = popen.communicate(timeout=timeout)
+    except BaseException as exc:
+        try:
+            os.killpg(popen.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        popen.communicate()
+        if isinstance(exc, subprocess.TimeoutExpired):
+            raise LeakLabError(f"`go {' '.join(args[:2])}` was still running after {timeout:g} s and was stopped; "
+                               "is the machine overloaded, or the module proxy unreachable?") from None
+        raise
+    return subprocess.CompletedProcess(popen.args, popen.returncode, out, err)
+
 
 def parse_version(version: str) -> tuple[int, int]:
     """``"go1.26.8"`` -> ``(1, 26)``."""
@@ -52,8 +82,7 @@ def _candidates() -> list[str]:
 
 
 def _describe(go: str) -> GoToolchain:
-    out = subprocess.run([go, "env", "GOVERSION", "GOROOT", "GOEXPERIMENT"], capture_output=True,
-                         text=True, timeout=60, env={**os.environ, "GOTOOLCHAIN": "local"})
+    out = run_go(go, "env", "GOVERSION", "GOROOT", "GOEXPERIMENT", timeout=60)
     if out.returncode != 0:
         raise GoNotFound(f"`{go} env` failed: {out.stderr.strip()}. {_SETUP_HINT}")
     version, goroot, experiment = (out.stdout.splitlines() + ["", "", ""])[:3]

@@ -40,6 +40,15 @@ def test_a_runaway_leak_hits_the_cap_and_counts_as_a_leak(go, tmp_path):
 
 
 @pytest.mark.slow
+def test_a_program_capped_before_its_first_sample_is_still_a_leak(go, tmp_path):
+    limits = dataclasses.replace(QUICK, mem_cap_bytes=96 * 2**20)
+    r = measure(FIXTURES / "capped_at_start", "fx", "early", limits=limits, out=tmp_path, go=go)
+    assert r.capped and r.verdict == "leak" and r.samples == 0
+    assert not list((tmp_path / "fx").glob(".*partial*"))
+    assert not _left_behind(tmp_path)
+
+
+@pytest.mark.slow
 def test_a_crash_is_reported_with_the_programs_last_words_and_samples_kept(go, tmp_path):
     with pytest.raises(ProgramFailed, match=r"(?s)exited with status 2.*deliberate crash") as err:
         measure(FIXTURES / "crash", "fx", "crash", limits=QUICK, out=tmp_path, go=go)

@@ -2,10 +2,11 @@
 
 import os
 
+import psutil
 import pytest
 
-from harness import GoNotFound, GoTooOld
-from harness.toolchain import MIN_GO, find_go, parse_version
+from harness import GoNotFound, GoTooOld, LeakLabError
+from harness.toolchain import MIN_GO, find_go, parse_version, run_go
 
 
 def test_the_installed_go_is_found_and_recent_enough(go):
@@ -46,3 +47,13 @@ def test_no_go_at_all_says_how_to_get_one(tmp_path, monkeypatch):
 def test_a_recent_go_beside_an_old_one_is_chosen(tmp_path, monkeypatch):
     monkeypatch.setenv("LEAKLAB_GO", str(_fake_go(tmp_path, "go1.22.10")))
     assert find_go().version_tuple >= MIN_GO
+
+
+def test_a_go_command_that_hangs_is_stopped_with_its_children(tmp_path):
+    hang = tmp_path / "go"
+    hang.write_text(f"#!/bin/sh\nsleep 300 &\necho $! > {tmp_path}/child\nwait\n")
+    hang.chmod(0o755)
+    with pytest.raises(LeakLabError, match="still running after 0.5 s"):
+        run_go(str(hang), "build", ".", timeout=0.5)
+    child = int((tmp_path / "child").read_text())
+    assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE
