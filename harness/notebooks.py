@@ -16,6 +16,8 @@ import datetime
 import html
 import json
 import math
+import os
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -264,8 +266,12 @@ def _printed(executed: Path, index: int) -> str:
     return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream").strip()
 
 
-def _local_kernel_manager():
-    """A kernel manager whose kernel talks over Unix sockets (IPC): no TCP port is opened at all."""
+def _local_kernel_manager(socket_dir: str):
+    """A kernel manager whose kernel talks over Unix sockets (IPC) in ``socket_dir``: no TCP port is opened.
+
+    jupyter_client's default IPC address is the relative ``kernel-ipc``, which puts the sockets in the
+    working directory (the source tree) and lets two executions at once pick the same socket names.
+    """
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import default
 
@@ -274,30 +280,37 @@ def _local_kernel_manager():
         def _transport_default(self) -> str:
             return "ipc"
 
+        @default("ip")
+        def _ip_default(self) -> str:
+            return os.path.join(socket_dir, "kernel-ipc")
+
     return LocalKernelManager
 
 
 def execute(notebook: Path, output: Path, parameters: Mapping[str, object], timeout: float = 300) -> Path:
     """Run ``notebook`` with papermill under the ``leaklab`` kernel; write the executed copy to ``output``.
 
+    The kernel's sockets live in a private temporary folder, removed afterwards: nothing is written
+    beside the notebook, and executions running at once never share a socket.
     Raises :class:`NotebookFailed` naming the notebook and carrying the failing cell's source and output.
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
     _check_kernel()
     output.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        papermill.execute_notebook(str(notebook), str(output), parameters=dict(parameters), kernel_name=KERNEL,
-                                   execution_timeout=timeout, progress_bar=False, cwd=str(notebook.parent),
-                                   kernel_manager_class=_local_kernel_manager())
-    except PapermillExecutionError as exc:
-        printed = _printed(output, exc.cell_index)
-        raise NotebookFailed(f"notebook {notebook.name} failed in cell {exc.cell_index}:\n{exc.source}\n"
-                             + (f"--- the cell printed ---\n{printed}\n" if printed else "")
-                             + f"{exc}\n(executed copy: {output})") from None
-    except TimeoutError as exc:
-        raise NotebookFailed(f"notebook {notebook.name} exceeded its {timeout:g} s cell timeout: {exc}"
-                             f"\n(executed copy: {output})") from None
+    with tempfile.TemporaryDirectory(prefix="leaklab-kernel-") as socket_dir:
+        try:
+            papermill.execute_notebook(str(notebook), str(output), parameters=dict(parameters), kernel_name=KERNEL,
+                                       execution_timeout=timeout, progress_bar=False, cwd=str(notebook.parent),
+                                       kernel_manager_class=_local_kernel_manager(socket_dir))
+        except PapermillExecutionError as exc:
+            printed = _printed(output, exc.cell_index)
+            raise NotebookFailed(f"notebook {notebook.name} failed in cell {exc.cell_index}:\n{exc.source}\n"
+                                 + (f"--- the cell printed ---\n{printed}\n" if printed else "")
+                                 + f"{exc}\n(executed copy: {output})") from None
+        except TimeoutError as exc:
+            raise NotebookFailed(f"notebook {notebook.name} exceeded its {timeout:g} s cell timeout: {exc}"
+                                 f"\n(executed copy: {output})") from None
     return output
 
 

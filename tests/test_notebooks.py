@@ -1,6 +1,8 @@
 import json
 import re
 import shutil
+import subprocess
+import sys
 
 import nbformat
 import pytest
@@ -129,6 +131,31 @@ def test_a_notebook_that_raises_fails_with_the_cells_output(tmp_path):
     message = str(failure.value)
     assert "broken.ipynb failed in cell" in message
     assert "half-way there" in message and "ValueError: deliberately broken" in message
+
+
+_AT_ONCE = """
+import sys
+from pathlib import Path
+from harness.notebooks import execute
+execute(Path(sys.argv[1]), Path(sys.argv[2]), {"out": sys.argv[3]}, timeout=60)
+"""
+
+
+@pytest.mark.slow
+def test_two_executions_at_once_both_succeed_and_leave_no_sockets_beside_the_notebook(tmp_path):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    # the kernel runs in the notebook's folder; while both run, it lists what is there
+    nb = _tiny_notebook(folder / "slow.ipynb", "import time, os\ntime.sleep(2)\nprint(out, sorted(os.listdir()))")
+    runs = [subprocess.Popen([sys.executable, "-c", _AT_ONCE, str(nb), str(tmp_path / f"out{i}.ipynb"), f"run{i}"],
+                             cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            for i in range(2)]
+    for i, proc in enumerate(runs):
+        output = proc.communicate(timeout=120)[0]
+        assert proc.returncode == 0, output
+        executed = nbformat.read(str(tmp_path / f"out{i}.ipynb"), as_version=4)
+        assert executed.cells[-1].outputs[0]["text"].strip() == f"run{i} ['slow.ipynb']"
+    assert sorted(p.name for p in folder.iterdir()) == ["slow.ipynb"]
 
 
 @pytest.mark.slow
