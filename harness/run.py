@@ -77,8 +77,12 @@ def _backstop(proc: psutil.Process, cap: int) -> None:
 
 
 def execute(binary: Path, run_dir: Path, limits: Limits, *, env: dict[str, str] | None = None,
-            on_tick: Callable[[float, int], None] | None = None) -> Outcome:
-    """Run ``binary`` with the probe writing into ``run_dir/samples.jsonl``."""
+            on_tick: Callable[[float, int], None] | None = None, backstop: bool = True) -> Outcome:
+    """Run ``binary`` with the probe writing into ``run_dir/samples.jsonl``.
+
+    ``backstop=False`` leaves the address space unlimited, for programs that reserve terabytes they never
+    touch (AddressSanitizer's shadow memory); the RSS cap and the time limit still hold.
+    """
     run_dir, binary = run_dir.resolve(), binary.resolve()
     probe_env = {
         "LEAKLAB_OUT": str(run_dir / "samples.jsonl"),
@@ -90,7 +94,8 @@ def execute(binary: Path, run_dir: Path, limits: Limits, *, env: dict[str, str] 
         popen = subprocess.Popen([str(binary)], cwd=run_dir, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                                  env={**os.environ, **(env or {}), **probe_env}, start_new_session=True)
         proc = psutil.Process(popen.pid)
-        _backstop(proc, limits.mem_cap_bytes)
+        if backstop:
+            _backstop(proc, limits.mem_cap_bytes)
         began = time.monotonic()
         outcome = Outcome(returncode=None, wall_s=0.0, peak_rss_bytes=0)
         try:
