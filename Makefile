@@ -9,7 +9,7 @@ REPORT ?= reports
 # Seconds each program runs in `make lab` (3 s: a 1 s warm-up and 2 s judged).
 LAB_DURATION ?= 3
 
-.PHONY: setup lab test clean workshop exercises labs-img
+.PHONY: setup lab test clean workshop exercises labs-img labs-claims
 
 setup: $(VENV)/.installed
 
@@ -42,6 +42,10 @@ exercises: setup
 # The measured pictures of the labs/ pages, with the Go version and date in labs/img/captions.md.
 labs-img: setup
 	$(BIN)/leaklab workshop --out build/labs-img --duration 8 --pictures labs/img
+
+# The claims tables of the labs/ pages, from docs/claims.json (`leaklab claims --save` remeasures it).
+labs-claims: setup
+	$(BIN)/python -c "from harness.workshop import update_claims; print(*update_claims(), sep='\n')"
 
 clean:
 	rm -rf $(OUT) $(REPORT) .pytest_cache

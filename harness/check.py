@@ -8,7 +8,12 @@ answers with a :class:`CheckReport`. It passes only when
   leak through (Go heap, goroutines, memory outside Go) grows either, and
 * the program still completes its work: the counter it publishes with expvar (``requests``) grows
   at least :data:`WORK_FRACTION` of the rate in ``expect.toml``. A "fix" that returns early, sleeps or
-  serves fewer requests flattens the curve too, and is rejected here.
+  serves fewer requests flattens the curve too, and is rejected here; and
+* each request still leaves the trace of its work that :data:`WORK_EVIDENCE` names (bytes allocated on
+  the Go heap, or calls into C, per request counted). A "fix" that keeps adding 1 to ``requests`` but
+  skips the work allocates nothing, and is rejected too. A cheat that does the work and throws the
+  result away (stores every answer under the same key, say) still passes: the checker measures, it does
+  not read the code.
 
 A machine slower or busier than the one ``expect.toml`` was measured on could miss that rate with a
 good fix, so a program below it is compared with the family's leaky program measured right then,
@@ -23,22 +28,46 @@ import shutil
 import tomllib
 from pathlib import Path
 
+import numpy as np
+
 from ._exceptions import BadParameter, ProgramFailed
 from .cases import Family, get_family
 from .lab import PROGRAM_SIGNALS, Result, measure
 from .plot import plot_family, save_png
-from .probe import SIGNALS
+from .probe import SIGNALS, read_samples
 from .run import Limits
 from .toolchain import GoToolchain
 
-__all__ = ["EXERCISES_DIR", "WORK_FRACTION", "CheckReport", "check", "cmd_check", "copy_starter", "format_report", "reference_work_rate",
-           "save_curve", "starter"]
+__all__ = ["EXERCISES_DIR", "WORK_EVIDENCE", "WORK_FRACTION", "CheckReport", "WorkEvidence", "check", "cmd_check",
+           "copy_starter", "format_report", "reference_work_rate", "save_curve", "starter", "work_evidence"]
 
 #: The starters, one folder per family.
 EXERCISES_DIR = Path(__file__).resolve().parent.parent / "labs" / "exercises"
 
 #: A fix must keep at least this share of the expected work rate (cheats in the tests do 0-50 %).
 WORK_FRACTION = 0.7
+
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkEvidence:
+    """What one request of a family's program must add to a probe column, whatever the fix."""
+
+    column: str  # a column of samples.jsonl (see harness/probe.go)
+    per_request: float  # the least a request must add: half of what the leaky program's request does
+    unit: str
+    work: str  # what a request does, in the learner's words
+
+
+#: The trace each family's work leaves. The numbers are half of one request's own work, so a fix that
+#: allocates a little less (or the probe's rounding) still passes; counting requests alone gives ~0.
+WORK_EVIDENCE = {
+    "syncmap": WorkEvidence("alloc_bytes", 512, "bytes allocated", "renders a 1 KiB answer"),
+    "timer": WorkEvidence("alloc_bytes", 8 << 10, "bytes allocated", "fills a 16 KiB buffer"),
+    "goroutine": WorkEvidence("alloc_bytes", 512, "bytes allocated", "has a worker build a 1 KiB result"),
+    "finalizer": WorkEvidence("alloc_bytes", 8 << 10, "bytes allocated", "builds two nodes with 8 KiB buffers"),
+    "cgo": WorkEvidence("cgo_calls", 1, "calls into C", "builds a message in C memory (C.malloc, C.memset)"),
+}
 
 _references: dict[tuple, float] = {}
 
@@ -96,8 +125,29 @@ def _hints(family: str) -> dict[str, str]:
 
 
 def _fmt_rate(signal: str, rate: float) -> str:
-    sig = SIGNALS[signal]
-    return f"{rate / sig.scale:+,.2f} {sig.display_unit}/s"
+    return SIGNALS[signal].rate(rate)
+
+
+def work_evidence(result: Result, family: str, warmup_s: float) -> float | None:
+    """What one request added to the family's :data:`WORK_EVIDENCE` column after the warm-up.
+
+    ``None`` when it cannot be told: no such rule, the column missing (an older probe or Go), or no
+    request counted.
+    """
+    rule = WORK_EVIDENCE.get(family)
+    path = Path(result.run_dir) / "samples.jsonl"
+    if rule is None or not path.is_file():
+        return None
+    samples = read_samples(path)
+    work = samples.columns.get(f"expvar.{get_family(family).work}")
+    trace = samples.columns.get(rule.column)
+    if work is None or trace is None or len(samples) < 2:
+        return None
+    steady = (samples.t >= warmup_s) & ~np.isnan(work) & ~np.isnan(trace)
+    if steady.sum() < 2:
+        return None
+    served = work[steady][-1] - work[steady][0]
+    return (trace[steady][-1] - trace[steady][0]) / served if served > 0 else None
 
 
 def save_curve(result: Result, path: Path, title: str) -> Path:
@@ -146,6 +196,14 @@ def _judge(fam: Family, result: Result, limits: Limits, out: Path, go: GoToolcha
         return ("too-little-work", f"the curve is flat, but the program does too little work: {served}",
                 [f"a fix must keep serving at least {WORK_FRACTION:.0%} of the requests: returning early, "
                  "sleeping or skipping requests hides the leak without fixing it"], reference)
+    rule = WORK_EVIDENCE.get(fam.name)
+    per_request = work_evidence(result, fam.name, limits.warmup_s)
+    if rule is not None and per_request is not None and per_request < rule.per_request:
+        return ("too-little-work", f"the curve is flat and `{fam.work}` grows, but the requests skip their work: "
+                f"{per_request:,.0f} {rule.unit} per request, where each request {rule.work} "
+                f"(at least {rule.per_request:,.0f})",
+                ["counting a request is not serving it: keep the work each request does and remove only "
+                 "what keeps its memory (or goroutine) alive"], reference)
     sig = SIGNALS[result.signal]
     return ("fixed", f"fixed: {sig.label} is flat ({_fmt_rate(result.signal, result.rate_per_s)}), {served}",
             [result.reason], reference)
@@ -203,9 +261,9 @@ def cmd_check(args) -> int:
     """``leaklab check FAMILY [--path DIR]``: exit 0 only when the leak is fixed and the work still done."""
     import json
 
-    limits = Limits(duration_s=args.duration, interval_s=args.interval, warmup_s=args.warmup,
-                    mem_cap_bytes=args.mem_cap * 2**20)
     import sys
+
+    limits = args.limits
 
     where = args.path or f"the starter of {args.family}"
     print(f"leaklab: building {where} and running it for {limits.duration_s:g} s...", file=sys.stderr)

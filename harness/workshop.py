@@ -7,7 +7,9 @@ that opens from disk with no network: the reveal.js files are copied next to the
 nothing from a CDN. A one-page handout (``handout.html``) carries the agenda and the verdict table.
 
 :func:`prepare_exercises` makes the exercise notebooks from the solution notebooks by emptying the
-cells tagged ``solution``, so an exercise is never edited by hand.
+cells tagged ``solution``, so an exercise is never edited by hand. :func:`update_claims` writes the
+claims the lab measured (``docs/claims.json``, made by ``leaklab claims --save``) into the labs pages,
+so a page never quotes a number the lab did not measure.
 """
 
 from __future__ import annotations
@@ -17,22 +19,24 @@ import datetime
 import html
 import importlib.util
 import json
-import math
+import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._exceptions import LeakLabError
+from ._exceptions import BadParameter, LeakLabError
 from .cases import families, get_family
-from .lab import Result, load_result, run_family
+from .lab import Result, run_family
 from .notebooks import execute
+from .notebooks import load_results as _family_results
 from .plot import plot_family, plot_overview, save_png
 from .probe import SIGNALS
 from .run import Limits
 
 __all__ = ["AGENDA", "LABS_DIR", "WORKSHOP_LIMITS", "SlidesUnavailable", "Agenda", "VerdictTable", "agenda",
            "load_results", "prepare_exercises", "render_handout", "render_slides", "reveal_dir", "run_workshop",
-           "verdict_table", "cmd_workshop", "publish_pictures"]
+           "verdict_table", "cmd_workshop", "publish_pictures", "parse_start", "claims_block", "pages_with_claims",
+           "update_claims"]
 
 LABS_DIR = Path(__file__).resolve().parent.parent / "labs"
 NOTEBOOK = LABS_DIR / "workshop" / "workshop.ipynb"
@@ -62,14 +66,11 @@ class SlidesUnavailable(LeakLabError):
 # --- results and tables ------------------------------------------------------------------------------------
 
 def load_results(runs_dir: Path | str) -> dict[str, list[Result]]:
-    """The results under ``runs_dir/<family>/{leaky,fixed}``, family by family, in the lab's order."""
-    runs_dir = Path(runs_dir)
-    found = {}
-    for fam in families():
-        results = [load_result(runs_dir / fam.name / v) for v in ("leaky", "fixed")
-                   if (runs_dir / fam.name / v / "result.json").is_file()]
-        if results:
-            found[fam.name] = results
+    """The results under ``runs_dir/<family>/{leaky,fixed}``, family by family, in the lab's order.
+
+    A family is included when both its runs are there (:func:`harness.notebooks.load_results`).
+    """
+    found = {fam.name: rs for fam in families() if (rs := _family_results(runs_dir, fam.name))}
     if not found:
         raise LeakLabError(f"no run results under {runs_dir}: run `leaklab workshop` (or `leaklab run all "
                            f"--out {runs_dir}`) first")
@@ -77,8 +78,7 @@ def load_results(runs_dir: Path | str) -> dict[str, list[Result]]:
 
 
 def _growth(r: Result) -> str:
-    sig = SIGNALS[r.signal]
-    return "-" if math.isnan(r.rate_per_s) else f"{r.rate_per_s / sig.scale:+,.2f} {sig.display_unit}/s"
+    return SIGNALS[r.signal].rate(r.rate_per_s)
 
 
 @dataclasses.dataclass
@@ -112,14 +112,26 @@ def _code(text: str) -> str:
     return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
 
 
+def parse_start(start: str) -> datetime.datetime:
+    """The agenda's start time ``HH:MM`` (24-hour clock); :class:`BadParameter` for anything else."""
+    try:
+        return datetime.datetime.strptime(start.strip(), "%H:%M")
+    except ValueError:
+        raise BadParameter(f"--start must be a time as HH:MM on a 24-hour clock (e.g. 09:00 or 13:30), "
+                           f"not {start!r}") from None
+
+
 @dataclasses.dataclass
 class Agenda:
     """The workshop's plan with start times, shown as a table."""
 
     start: str = "09:00"
 
+    def __post_init__(self) -> None:
+        parse_start(self.start)
+
     def slots(self) -> list[tuple[str, int, str, str]]:
-        clock = datetime.datetime.strptime(self.start, "%H:%M")
+        clock = parse_start(self.start)
         out = []
         for minutes, topic, what in AGENDA:
             out.append((clock.strftime("%H:%M"), minutes, topic, what))
@@ -236,6 +248,7 @@ The pages in <code>labs/</code> explain each leak, its fix and how to catch it i
 def run_workshop(out: Path, *, limits: Limits = WORKSHOP_LIMITS, names: Sequence[str] | None = None,
                  start: str = "09:00", progress=None, **kwargs) -> dict[str, Path]:
     """Run the families, then write the figures, the executed deck, the slides and the handout in ``out``."""
+    parse_start(start)  # before minutes of runs, not after
     out = Path(out).resolve()  # the runner starts the binary from inside its run folder
     out.mkdir(parents=True, exist_ok=True)
     runs = out / "runs"
@@ -295,9 +308,8 @@ def cmd_workshop(args) -> int:
         for path in prepare_exercises():
             print(path)
         return 0
-    limits = Limits(duration_s=args.duration, interval_s=args.interval, warmup_s=args.warmup,
-                    mem_cap_bytes=args.mem_cap * 2**20)
-    made = run_workshop(args.out, limits=limits, names=args.family or None, start=args.start)
+    parse_start(args.start)
+    made = run_workshop(args.out, limits=args.limits, names=args.family or None, start=args.start)
     for name in ("slides.html", "handout.html"):
         print(f"{name}: {made[name]}")
     if args.pictures:
@@ -319,3 +331,50 @@ def publish_pictures(out: Path, dest: Path) -> Path:
                      f"{meta['parameters']['duration_s']:g} s runs, {meta['date'][:10]}.")
     (dest / "captions.md").write_text("\n".join(lines) + "\n")
     return dest
+
+
+# --- the claims tables of the labs pages --------------------------------------------------------------------
+
+#: ``<!-- claims: ID ID -->`` ... ``<!-- /claims -->`` in a page: the rows of those claims, generated.
+_CLAIMS_BLOCK = re.compile(r"(?P<open><!-- claims: (?P<ids>[\w -]+?) -->\n).*?(?P<close><!-- /claims -->)", re.S)
+
+
+def claims_block(findings, ids: Sequence[str]) -> str:
+    """The table of the claims ``ids`` as measured in ``findings`` (:class:`harness.claims.Finding`)."""
+    by_id = {f.claim_id: f for f in findings}
+    missing = [i for i in ids if i not in by_id]
+    if missing:
+        raise LeakLabError(f"docs/claims.json has no finding for {', '.join(missing)}: run "
+                           f"`leaklab claims --save` (or `leaklab claims {' '.join(missing)} --save`)")
+    esc = lambda text: str(text).replace("|", "\\|").replace("\n", " ")  # noqa: E731
+    rows = ["| the article claims | what the lab measured | verdict | Go, date | reproduce it |",
+            "|---|---|---|---|---|"]
+    for f in (by_id[i] for i in ids):
+        verdict = f"**{f.verdict}**" + ("" if f.as_expected else " (not what the lab expects: rerun it)")
+        rows.append(f"| {esc(f.claim)} | {esc(f.measured)} | {verdict} | {f.go_version}, {f.date} | "
+                    f"`leaklab claims {f.claim_id}`; {esc(f.how)} |")
+    return ("\n".join(rows) + "\n\n*Generated from [docs/claims.md](../docs/claims.md) by `make labs-claims`; "
+            "short runs on a shared 2-CPU machine, so rerun to see your own numbers.*\n")
+
+
+def pages_with_claims(findings=None, pages: Sequence[Path] | None = None) -> dict[Path, str]:
+    """Every labs page with its claims blocks filled from ``findings`` (default: docs/claims.json)."""
+    from .claims import load_findings
+
+    findings = load_findings() if findings is None else findings
+    out = {}
+    for page in pages if pages is not None else sorted(LABS_DIR.glob("[0-9][0-9]-*.md")):
+        text = page.read_text()
+        out[page] = _CLAIMS_BLOCK.sub(lambda m: m["open"] + claims_block(findings, m["ids"].split()) + m["close"],
+                                      text)
+    return out
+
+
+def update_claims(findings=None, pages: Sequence[Path] | None = None) -> list[Path]:
+    """Rewrite the claims blocks of the labs pages (``make labs-claims``); returns the pages that changed."""
+    changed = []
+    for page, text in pages_with_claims(findings, pages).items():
+        if page.read_text() != text:
+            page.write_text(text)
+            changed.append(page)
+    return changed

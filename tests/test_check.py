@@ -1,5 +1,6 @@
 """The exercise checker: starters must be called leaking, hidden solutions fixed, cheats rejected."""
 
+import json
 import math
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -50,13 +51,13 @@ def test_a_missing_folder_is_a_clear_error(tmp_path):
 
 # --- the judgement, on made-up results ---------------------------------------------------------------------
 
-def _result(verdict="flat", work=900.0, signal="heap_bytes", **signals):
+def _result(verdict="flat", work=900.0, signal="heap_bytes", run_dir="", **signals):
     rate = {"leak": 20e6, "flat": 0.0}.get(verdict, 2e6)
     base = {n: {"verdict": "flat", "rate_per_s": 0.0} for n in ("heap_bytes", "goroutines", "outside_go_bytes")}
     base[signal] = {"verdict": verdict, "rate_per_s": rate}
     base.update({n: {"verdict": v, "rate_per_s": 5e6} for n, v in signals.items()})
     return Result(family="timer", variant="check", verdict=verdict, signal=signal, rate_per_s=rate, unit="B",
-                  reason="made up", duration_s=4, samples=80, go_version="go1.x", capped=False, run_dir="",
+                  reason="made up", duration_s=4, samples=80, go_version="go1.x", capped=False, run_dir=str(run_dir),
                   work_rate_per_s=work, signals=base)
 
 
@@ -85,6 +86,34 @@ def test_a_slow_machine_is_judged_against_the_leaky_program_measured_now():
     expected = get_family("timer").work_rate
     assert _judge(_result(work=0.5 * expected), reference=0.6 * expected) == "fixed"
     assert _judge(_result(work=0.3 * expected), reference=0.9 * expected) == "too-little-work"
+
+
+def _samples(folder, per_request, rate=1000.0, column="alloc_bytes"):
+    """A made-up samples.jsonl: ``rate`` requests/s for 4 s, each adding ``per_request`` to ``column``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps({"type": "start", "go": "go1.x"})]
+    for i in range(81):
+        t = i * 0.05
+        lines.append(json.dumps({"t": t, column: 50_000 * t + per_request * rate * t,
+                                 "expvar": {"requests": int(rate * t)}}))
+    (folder / "samples.jsonl").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_family_names_the_trace_its_work_leaves(name):
+    assert chk.WORK_EVIDENCE[name].per_request > 0 and chk.WORK_EVIDENCE[name].work
+
+
+def test_counting_requests_without_doing_their_work_is_not_a_fix(tmp_path):
+    rule = chk.WORK_EVIDENCE["timer"]
+    worked = _result(work=1000, run_dir=_samples(tmp_path / "worked", 16 << 10))
+    counted = _result(work=1000, run_dir=_samples(tmp_path / "counted", 0))
+    assert chk.work_evidence(worked, "timer", 1.0) > rule.per_request > chk.work_evidence(counted, "timer", 1.0)
+    assert _judge(worked) == "fixed"
+    assert _judge(counted) == "too-little-work"
+    # With no such column (an older probe), the checker falls back to the work rate alone.
+    assert _judge(_result(work=1000, run_dir=_samples(tmp_path / "old", 0, column="other"))) == "fixed"
 
 
 def test_the_cli_exit_status_says_fixed_or_not(leaklab, monkeypatch):
@@ -145,6 +174,9 @@ def test_a_cheat_is_rejected(reports, cheat):
     assert not report.passed, chk.format_report(report)
     wanted = "leaking" if cheat.endswith("one-side") else "too-little-work"
     assert report.status == wanted, chk.format_report(report)
+    if cheat.endswith("counts-only"):  # full rate of requests, no work behind them
+        assert report.work_rate_per_s > chk.WORK_FRACTION * get_family(report.family).work_rate
+        assert "skip their work" in report.headline, chk.format_report(report)
 
 
 def test_a_program_that_does_not_compile_gets_the_compiler_message(leaklab, tmp_path):

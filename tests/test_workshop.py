@@ -1,5 +1,6 @@
 """Workshop mode (slides and handout that open offline) and the exercise notebooks."""
 
+import json
 import re
 import subprocess
 import sys
@@ -58,6 +59,48 @@ def test_the_notebook_solution_is_the_hidden_solution(path):
     assert body.strip() == (SOLUTION_GO / family / "main.go").read_text().strip()
 
 
+# --- the labs pages ---------------------------------------------------------------------------------------------
+
+PAGES = sorted(workshop.LABS_DIR.glob("[0-9][0-9]-*.md"))
+
+
+def test_the_claims_on_the_pages_are_the_ones_the_lab_measured():
+    made = workshop.pages_with_claims()
+    assert sorted(made) == PAGES and len(PAGES) == len(workshop.families())
+    for page, text in made.items():
+        assert page.read_text() == text, f"{page.name}: run `make labs-claims` and commit it (docs/claims.json changed)"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.stem)
+def test_a_page_quotes_only_what_this_lab_measures(page):
+    text = page.read_text()
+    assert re.search(r"<!-- claims: [\w -]+ -->\n\| the article claims", text), "a generated claims table"
+    assert "FINDINGS" not in text and "../shared/" not in text
+    caption = re.search(r"^\*Measured by the lab with (go1\.\d+\.\d+)", text, re.M)
+    assert caption, "the measured picture says which Go made it"
+    assert caption[1] in (workshop.LABS_DIR / "img" / "captions.md").read_text()
+
+
+def test_a_claim_the_lab_did_not_measure_is_a_clear_error(tmp_path):
+    page = tmp_path / "01-x.md"
+    page.write_text("<!-- claims: no-such-claim -->\n<!-- /claims -->\n")
+    with pytest.raises(workshop.LeakLabError, match="leaklab claims"):
+        workshop.pages_with_claims(pages=[page])
+
+
+def test_updating_fills_the_block_and_keeps_the_prose(tmp_path):
+    from harness.claims import load_findings
+
+    finding = load_findings()[0]
+    page = tmp_path / "01-x.md"
+    page.write_text(f"before\n<!-- claims: {finding.claim_id} -->\nstale row\n<!-- /claims -->\nafter\n")
+    assert workshop.update_claims(pages=[page]) == [page]
+    text = page.read_text()
+    assert text.startswith("before\n") and text.endswith("<!-- /claims -->\nafter\n") and "stale row" not in text
+    assert finding.measured.replace("|", "\\|") in text and finding.go_version in text
+    assert workshop.update_claims(pages=[page]) == []
+
+
 # --- agenda and offline assets ---------------------------------------------------------------------------------
 
 def test_the_agenda_gives_start_times_and_the_readme_the_same_minutes():
@@ -67,6 +110,16 @@ def test_the_agenda_gives_start_times_and_the_readme_the_same_minutes():
     for minutes, topic, _ in workshop.AGENDA:
         if topic in {f.name for f in workshop.families()}:
             assert re.search(rf"\|\s*{minutes} min\s*\|.*{topic}", readme), f"labs/README.md: {topic} {minutes} min"
+
+
+@pytest.mark.parametrize("start", ["9am", "25:00", "13h30", ""])
+def test_a_bad_start_time_is_refused_before_anything_runs(leaklab, tmp_path, monkeypatch, start):
+    ran = []
+    monkeypatch.setattr(workshop, "run_family", lambda *a, **k: ran.append(a))
+    with pytest.raises(workshop.BadParameter, match="HH:MM"):
+        workshop.run_workshop(tmp_path, start=start, names=["cgo"])
+    code, _, err = leaklab("workshop", "--start", start, "--family", "cgo", "--out", tmp_path)
+    assert code == 2 and "--start" in err and not ran and not list(tmp_path.iterdir())
 
 
 def test_reveal_js_is_installed_locally():
@@ -110,16 +163,22 @@ def test_the_handout_has_the_agenda_and_the_verdicts(deck):
     assert "go1." in page and (out / "overview.png").is_file()
 
 
-def _execute(notebook: Path, out: Path, params: dict) -> nbformat.NotebookNode:
-    """Execute a notebook with papermill in a process of its own (kernel on 127.0.0.1 TCP ports).
+_EXECUTE = """
+import json, sys
+from pathlib import Path
+from harness.notebooks import execute
+execute(Path(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3]), timeout=240)
+"""
 
-    Not harness.notebooks.execute: its kernels use IPC socket files in the notebook's folder, and
-    several kernels started at once from the same folder can pick the same file names.
+
+def _execute(notebook: Path, out: Path, params: dict) -> nbformat.NotebookNode:
+    """Execute a notebook with harness.notebooks.execute, in a process of its own.
+
+    Several run at once (each kernel has its own socket folder); a process each keeps the kernel
+    clients' sockets, which jupyter_client leaves to the garbage collector, out of the test process.
     """
-    args = [sys.executable, "-m", "papermill", str(notebook), str(out), "-k", "leaklab", "--cwd", str(out.parent)]
-    for key, value in params.items():
-        args += ["-p", key, str(value)]
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=240)
+    args = [sys.executable, "-c", _EXECUTE, str(notebook), str(out), json.dumps(params, default=str)]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return nbformat.read(out, as_version=4)
 
