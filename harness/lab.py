@@ -24,7 +24,7 @@ from . import __version__
 from ._exceptions import BadParameter, ProgramFailed
 from .build import build
 from .cases import Family, get_family
-from .diagnose import diagnosis_fields, leak_profile_env
+from .profiles import diagnosis_fields, leak_profile_env
 from .probe import SIGNALS, Samples, read_samples
 from .run import Limits, Outcome, execute
 from .toolchain import GoToolchain, find_go
@@ -59,7 +59,7 @@ class Result:
     expected: str | None = None
     work_rate_per_s: float | None = None
     signals: dict = dataclasses.field(default_factory=dict)
-    #: With profiles: growing allocation sites, goroutine groups, the goroutine leak profile (harness.diagnose).
+    #: With profiles: growing allocation sites, goroutine groups, the goroutine leak profile (harness.profiles).
     top_sites: list | None = None
     top_goroutines: list | None = None
     leak_profile: dict | None = None

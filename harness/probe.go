@@ -112,7 +112,7 @@ func leaklabLoop(w *bufio.Writer) {
 	for now := range tick.C {
 		sample()
 		if !profiled && now.Sub(start) >= warmup {
-			leaklabProfile(profiles, "heap-start.pb.gz", "heap", 0)
+			leaklabProfile(profiles, "heap-start.txt", "heap", 1)
 			leaklabProfile(profiles, "goroutines-start.txt", "goroutine", 2)
 			profiled = true
 		}
@@ -121,7 +121,7 @@ func leaklabLoop(w *bufio.Writer) {
 		}
 	}
 	if profiles != "" {
-		leaklabProfile(profiles, "heap-end.pb.gz", "heap", 0)
+		leaklabProfile(profiles, "heap-end.txt", "heap", 1)
 		leaklabProfile(profiles, "goroutines.txt", "goroutine", 2)
 		leaklabProfile(profiles, "goroutineleak.txt", "goroutineleak", 1)
 	}
@@ -130,8 +130,11 @@ func leaklabLoop(w *bufio.Writer) {
 	os.Exit(0)
 }
 
-// leaklabProfile writes one pprof profile after a GC, so the heap profile
-// shows what is still reachable. Profiles this toolchain lacks are skipped.
+// leaklabProfile writes one pprof profile as text (debug 1 or 2) after a GC,
+// so the heap profile shows what is still reachable. The heap's text form
+// gives, per stack, the sampled objects and bytes in use and each frame's
+// file:line, and ends with the time of that GC (# LastGC), which dates the
+// snapshot. Profiles this toolchain lacks are skipped.
 func leaklabProfile(dir, file, name string, debug int) {
 	p := pprof.Lookup(name)
 	if p == nil {

@@ -1,18 +1,22 @@
 """The diagnostics name the leaking line in every leaky variant and show no growth in every fixed one."""
 
-import gzip
 import io
+import json
+import math
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psutil
 import pytest
 
-from harness import Limits, get_family, run_family
-from harness.diagnose import (DiagnosisMissing, Frame, _parse_goroutines, _read_profile, asan_leaks, c_allocations,
-                              cgocheck_demo, check_finalizers, diagnosis_tables, goroutine_groups, heap_growth,
-                              leak_profile, leak_profile_blind_spots, leak_profile_env, leak_profile_supported,
-                              report, vet)
+from harness import LeakLabError, Limits, get_family, run_family
+from harness.diagnose import (_run_briefly, asan_leaks, c_allocations, cgocheck_demo, check_finalizers,
+                              diagnosis_tables, leak_profile_blind_spots, report, vet)
+from harness.profiles import (DiagnosisMissing, Frame, _parse_goroutines, _window, diagnose, goroutine_groups,
+                              heap_growth, leak_profile, leak_profile_env, leak_profile_supported)
 from harness.toolchain import GoToolchain
+
+from .conftest import FIXTURES
 
 LIMITS = Limits(duration_s=3, interval_s=0.05, warmup_s=1)
 CASES = Path(__file__).resolve().parent.parent / "go-cases"
@@ -80,10 +84,13 @@ def test_the_blocked_workers_are_the_largest_goroutine_group_and_the_leak_profil
 
 
 @pytest.mark.slow
-def test_the_leak_profile_experiment_is_recorded_in_provenance(runs, go):
-    meta = (Path(runs[("goroutine", "leaky")].run_dir) / "meta.json").read_text()
-    if go.version_tuple == (1, 26):
-        assert "goroutineleakprofile" in meta
+def test_the_leak_profile_is_there_from_go_1_26_and_its_experiment_is_recorded_in_provenance(runs, go):
+    r = runs[("goroutine", "leaky")]
+    meta = json.loads((Path(r.run_dir) / "meta.json").read_text())
+    assert r.leak_profile["available"] is (go.version_tuple >= (1, 26))  # 1.26 with the experiment, 1.27+ always
+    assert ("goroutineleakprofile" in meta["goexperiment"].split(",")) is (go.version_tuple == (1, 26))
+    if go.version_tuple < (1, 26):  # reported as missing, not as "no leak"
+        assert "not available" in repr(report([r], checks=False))
 
 
 @pytest.mark.slow
@@ -94,7 +101,7 @@ def test_the_cli_shows_the_diagnosis_under_the_verdicts(runs):
         console.print(table)
     text = console.export_text()
     assert f"main.handle main.go:{_line('syncmap', 'leaky', 'make([]byte, 1024)')}" in text
-    assert "no site grows" in text
+    assert "no site grows faster than +0.50 MiB/s" in text
 
 
 @pytest.mark.slow
@@ -132,6 +139,17 @@ def test_asan_reports_the_c_memory_of_the_leaky_cgo_case_only(go):
         pytest.skip(f"go build -asan does not work here: {leaky['report']}")
     assert leaky["bytes"] > 1024 * 1024 and "LeakSanitizer" in leaky["report"]
     assert asan_leaks(get_family("cgo").package("fixed"), seconds=1.0, go=go)["bytes"] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fixture, limits, message", [
+    ("hang", Limits(duration_s=0.2, warmup_s=0, grace_s=0.3), "still running 0.3 s after its 0.2 s"),
+    ("runaway", Limits(duration_s=10, warmup_s=0, mem_cap_bytes=64 * 2**20), "over the 64 MiB memory cap"),
+])
+def test_a_program_a_check_runs_is_stopped_at_the_limits_and_nothing_is_left_running(go, fixture, limits, message):
+    with pytest.raises(LeakLabError, match=message):
+        _run_briefly(FIXTURES / fixture, limits, go=go)
+    assert not [p for p in psutil.Process().children(recursive=True) if p.name() == "binary"]
 
 
 def test_the_source_scan_names_the_unfreed_c_allocation():
@@ -207,10 +225,41 @@ def test_a_run_without_profiles_says_how_to_get_them(tmp_path):
         heap_growth(tmp_path)
 
 
-def test_the_heap_profile_decoder_rejects_what_is_not_a_profile(tmp_path):
-    (tmp_path / "bad.pb.gz").write_bytes(gzip.compress(b"\x0f\x00"))
-    with pytest.raises(ValueError):
-        _read_profile(tmp_path / "bad.pb.gz")
+def _heap_text(last_gc_s: float, records: list[tuple[int, int, str]]) -> str:
+    """A heap profile in pprof's text form, sampled at runtime.MemProfileRate = 16 KiB."""
+    body = "".join(f"{n}: {b} [{n}: {b}] @ 0x1 0x2\n{frames}\n" for n, b, frames in records)
+    return f"heap profile: 0: 0 [0: 0] @ heap/32768\n{body}\n# runtime.MemStats\n# LastGC = {int(last_gc_s * 1e9)}\n"
+
+
+HANDLE = "#\t0x4a5b2c\tmain.handle+0x2c\t\t/src/app/main.go:22\n#\t0x4a5c00\tmain.main+0x10\t\t/src/app/main.go:40\n"
+MALG = ("#\t0x41\truntime.mallocgc+0x1\t/go/src/runtime/malloc.go:1\n"
+        "#\t0x42\truntime.malg+0x2\t/go/src/runtime/proc.go:5000\n")
+PROBE = "#\t0x43\tmain.leaklabExpvars+0x1\t/src/app/zz_leaklab_probe.go:173\n"
+
+
+def test_heap_growth_is_read_from_the_text_profiles_unsampled_by_site(tmp_path):
+    (tmp_path / "heap-start.txt").write_text(_heap_text(100.0, [(10, 10240, HANDLE), (1, 4096, PROBE)]))
+    (tmp_path / "heap-end.txt").write_text(_heap_text(102.0, [(30, 30720, HANDLE), (4, 1536, MALG),
+                                                               (9, 900_000, PROBE)]))
+    def unsampled(n: int, size: int) -> float:  # how pprof scales a sample of n objects of `size` bytes each
+        return n / (1 - math.exp(-size / 16384))
+
+    sites = heap_growth(tmp_path, goroot="/go", min_rate=0)
+    assert [(s["site"], s["objects"]) for s in sites] == [
+        ("main.handle main.go:22", round(unsampled(30, 1024)) - round(unsampled(10, 1024))),
+        ("runtime.malg proc.go:5000", round(unsampled(4, 384)))]  # no frame of the program: named by the allocator's caller
+    assert sites[0]["bytes"] == round(unsampled(30, 1024) * 1024) - round(unsampled(10, 1024) * 1024)
+    assert _window(tmp_path) == pytest.approx(2.0)
+    assert heap_growth(tmp_path, goroot="/go") == []  # 0.3 MiB in 2 s is below the heap signal's floor
+    (tmp_path / "goroutines.txt").write_text(DUMP)
+    assert diagnose(tmp_path, goroot="/go").window_s == 2.0
+
+
+def test_a_heap_profile_that_is_not_pprof_text_is_reported(tmp_path):
+    (tmp_path / "heap-start.txt").write_bytes(b"\x1f\x8b\x08 not text")
+    (tmp_path / "heap-end.txt").write_text(_heap_text(1.0, []))
+    with pytest.raises(DiagnosisMissing, match="text form"):
+        heap_growth(tmp_path)
 
 
 @pytest.mark.parametrize("version, current, expected", [

@@ -3,7 +3,7 @@
 // cgocheck (on by default) stops a program that breaks the rule, and
 // runtime.Pinner is how a program keeps it.
 //
-// Run it as `go run .` to see cgocheck panic, `go run . pin` to see the
+// Run it as `go run .` to see cgocheck panic, `PIN=1 go run .` to see the
 // pinned version pass. It lives under testdata/ so that `go vet ./...` and
 // `go build ./...` over the module leave it alone.
 package main
@@ -32,7 +32,7 @@ func main() {
 
 	// Pinning the inner pointer tells the runtime it must neither move nor
 	// free that value while C may look at it.
-	if len(os.Args) > 1 && os.Args[1] == "pin" {
+	if os.Getenv("PIN") == "1" {
 		var pinner runtime.Pinner
 		pinner.Pin(req.value)
 		defer pinner.Unpin()

@@ -1,0 +1,268 @@
+"""Read the profiles a run leaves: where the live heap grew, where goroutines wait, what the goroutine
+leak profile says.
+
+The probe (probe.go) writes, when asked (``measure(..., profiles=True)``), each after a forced GC:
+``heap-start.txt`` and ``goroutines-start.txt`` after the warm-up; ``heap-end.txt``, ``goroutines.txt``
+and ``goroutineleak.txt`` (if the toolchain has that profile) at the end. All are pprof's text forms,
+which name every frame by function, file and line.
+
+A *site* is the first frame of a stack that belongs to the program, not to the Go runtime or
+standard library: for ``make([]byte, n)`` inside ``main.handle`` that is ``main.handle main.go:22``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import re
+from collections import Counter
+from pathlib import Path
+
+from ._exceptions import LeakLabError
+from .probe import SIGNALS
+from .toolchain import GoToolchain
+
+__all__ = ["LEAK_PROFILE_MISSES", "Diagnosis", "DiagnosisMissing", "Frame", "diagnose", "diagnosis_fields",
+           "goroutine_groups", "heap_growth", "leak_profile", "leak_profile_env", "leak_profile_supported"]
+
+#: What the goroutine leak profile cannot see; shown beside its findings.
+LEAK_PROFILE_MISSES = (
+    "The leak profile reports a goroutine only when the channel or lock it waits on can no longer be "
+    "reached by any running code. A goroutine blocked on a channel that is still reachable (kept in a "
+    "global, a map or a struct that lives on) is not reported, however long it waits; a goroutine that "
+    "spins (for example `task := <-ch` on a closed channel) is runnable, not blocked, and is not "
+    "reported either. An empty profile is no proof of health."
+)
+
+_PROBE_FILE = "zz_leaklab_probe.go"
+
+#: The allocator's own frames: a stack with no frame of the program is named by the caller of these
+#: (``runtime.malg`` for the descriptors of new goroutines, for instance).
+_ALLOCATOR = ("runtime.mallocgc", "runtime.newobject", "runtime.growslice", "runtime.makeslice",
+              "runtime.makemap", "runtime.rawstring", "runtime.rawbyteslice")
+
+
+class DiagnosisMissing(LeakLabError):
+    """A run folder lacks the profiles a diagnosis needs."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Frame:
+    """One stack frame: function, source file and line."""
+
+    function: str
+    file: str
+    line: int
+
+    @property
+    def site(self) -> str:
+        return f"{self.function} {os.path.basename(self.file)}:{self.line}"
+
+
+@dataclasses.dataclass
+class Diagnosis:
+    """What the profiles of one run say: growing allocation sites, goroutine groups, the leak profile."""
+
+    top_sites: list[dict]
+    top_goroutines: list[dict]
+    leak_profile: dict
+    window_s: float
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _site(frames: list[Frame], goroot: str) -> Frame | None:
+    """The first frame that is the program's own; ``None`` for the probe's stacks."""
+    if not frames or any(f.file.endswith(_PROBE_FILE) for f in frames):
+        return None
+    std = goroot.rstrip("/") + "/" if goroot else "\0"
+    own = (f for f in frames if not f.file.startswith(std) and not f.function.startswith(("runtime.", "runtime/")))
+    return next(own, None) or next((f for f in frames if not f.function.startswith(_ALLOCATOR)), frames[0])
+
+
+# -- pprof's text form (debug=1): "<counts> @ 0x.. 0x.." then one "#\t0x..\tfunc+0x..\tfile:line" per frame
+
+_FRAME = re.compile(r"^#\s+0x[0-9a-f]+\s+(\S+?)(?:\+0x[0-9a-f]+)?\s+(.*):(\d+)$")
+
+
+def _records(text: str, header: re.Pattern) -> list[tuple[re.Match, list[Frame]]]:
+    """Each record of a debug=1 profile: its header line's match and its frames, leaf first."""
+    records: list[tuple[re.Match, list[Frame]]] = []
+    for line in text.splitlines():
+        if m := header.match(line):
+            records.append((m, []))
+        elif records and (f := _FRAME.match(line)):
+            records[-1][1].append(Frame(f[1], f[2], int(f[3])))
+    return records
+
+
+_HEAP_RECORD = re.compile(r"^(\d+): (\d+) \[\d+: \d+\] @")
+
+
+def _read_heap(path: Path, goroot: str) -> tuple[float, Counter, Counter]:
+    """When the snapshot was taken (its GC, in s) and the in-use bytes and objects of each site.
+
+    The text form holds sampled counts; they are scaled up as pprof does for the binary form.
+    """
+    if not path.exists():
+        raise DiagnosisMissing(f"{path.parent} has no heap profiles: run with profiles=True (`leaklab run --diagnose`)")
+    text = path.read_text(errors="replace")
+    rate, last_gc = re.search(r"@ heap/(\d+)", text), re.search(r"^# LastGC = (\d+)$", text, re.M)
+    if not (rate and last_gc):
+        raise DiagnosisMissing(f"{path} is not a heap profile in pprof's text form (debug=1)")
+    sampling = int(rate[1]) / 2  # the legacy header carries twice runtime.MemProfileRate
+    by_bytes, by_objects = Counter(), Counter()
+    for m, frames in _records(text, _HEAP_RECORD):
+        objects, size, site = int(m[1]), int(m[2]), _site(frames, goroot)
+        if objects and site is not None:
+            scale = 1 / -math.expm1(-size / objects / sampling) if sampling > 1 else 1.0
+            by_bytes[site] += round(size * scale)
+            by_objects[site] += round(objects * scale)
+    return int(last_gc[1]) / 1e9, by_bytes, by_objects
+
+
+def heap_growth(run_dir: Path, *, goroot: str = "", top: int = 5,
+                min_rate: float = SIGNALS["heap_bytes"].min_rate) -> list[dict]:
+    """The allocation sites whose live (in-use) bytes grew between the two heap profiles.
+
+    Only sites growing faster than ``min_rate`` bytes/s over the window are kept, largest first: a
+    fixed program gives an empty list. Each entry has ``site``, ``bytes`` (growth), ``start_bytes``,
+    ``end_bytes``, ``objects`` (growth), ``function``, ``file``, ``line``.
+    """
+    (t0, b0, o0), (t1, b1, o1) = (_read_heap(Path(run_dir) / f"heap-{w}.txt", goroot) for w in ("start", "end"))
+    window = max(t1 - t0, 1e-3)
+    sites = [{"site": f.site, "bytes": b1[f] - b0[f], "start_bytes": b0[f], "end_bytes": b1[f],
+              "objects": o1[f] - o0[f], "function": f.function, "file": f.file, "line": f.line}
+             for f in set(b0) | set(b1) if (b1[f] - b0[f]) / window >= min_rate]
+    return sorted(sites, key=lambda s: -s["bytes"])[:top]
+
+
+def _window(run_dir: Path) -> float:
+    """Seconds between the start and end snapshots (the GCs before the two heap profiles); 0 if unknown."""
+    times = []
+    for name in ("heap-start.txt", "heap-end.txt"):
+        path = Path(run_dir) / name
+        m = re.search(r"^# LastGC = (\d+)$", path.read_text(errors="replace"), re.M) if path.exists() else None
+        times.append(int(m[1]) / 1e9 if m else math.nan)
+    return 0.0 if math.isnan(times[1] - times[0]) else times[1] - times[0]
+
+
+# -- goroutine stacks (debug=2) and the goroutine leak profile (debug=1) ---------------------------
+
+_HEADER = re.compile(r"^goroutine \d+.*?\[([^\]]*)\]:$")
+_ARGS = re.compile(r"\([^()]*\)$")
+_POS = re.compile(r"^\t(.*):(\d+)(?: \+0x[0-9a-f]+)?$")
+
+
+def _parse_goroutines(text: str) -> list[tuple[str, tuple[Frame, ...]]]:
+    """(wait reason, frames) of each goroutine in a debug=2 dump; ``created by`` is the last frame."""
+    out = []
+    for block in text.strip().split("\n\n"):
+        lines = block.splitlines()
+        m = _HEADER.match(lines[0]) if lines else None
+        if not m:
+            continue
+        frames, func = [], None
+        for line in lines[1:]:
+            pos = _POS.match(line)
+            if pos and func is not None:
+                frames.append(Frame(func, pos[1], int(pos[2])))
+                func = None
+            elif not line.startswith("\t"):
+                func = _ARGS.sub("", line.removeprefix("created by ").split(" in goroutine ")[0])
+        out.append((m[1].split(",")[0].strip(), tuple(frames)))
+    return out
+
+
+def _group_goroutines(path: Path, goroot: str) -> dict[tuple, dict]:
+    groups: dict[tuple, dict] = {}
+    for wait, frames in _parse_goroutines(path.read_text(errors="replace")):
+        site = _site(list(frames), goroot)
+        if site is not None:
+            g = groups.setdefault((wait, frames), {"site": site.site, "wait": wait, "count": 0,
+                                                   "function": site.function, "file": site.file, "line": site.line})
+            g["count"] += 1
+    return groups
+
+
+def goroutine_groups(run_dir: Path, *, goroot: str = "", top: int = 5,
+                     min_rate: float = SIGNALS["goroutines"].min_rate, window: float | None = None) -> list[dict]:
+    """Goroutines at the end of the run grouped by stack and wait reason, largest groups first.
+
+    Each group has ``fingerprint`` (e.g. ``main.work main.go:25 chan send``), ``count``, ``growth``
+    since the start of the steady window, and ``growing`` (faster than ``min_rate`` per second).
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir / "goroutines.txt").exists():
+        raise DiagnosisMissing(f"{run_dir} has no goroutine dump: run with profiles=True (`leaklab run --diagnose`)")
+    start = run_dir / "goroutines-start.txt"
+    before = _group_goroutines(start, goroot) if start.exists() else {}
+    window = _window(run_dir) if window is None else window
+    groups = []
+    for key, g in _group_goroutines(run_dir / "goroutines.txt", goroot).items():
+        g["growth"] = g["count"] - before.get(key, {}).get("count", 0)
+        g["growing"] = bool(window and g["growth"] / window >= min_rate)
+        g["fingerprint"] = f"{g['site']} {g['wait']}"
+        groups.append(g)
+    return sorted(groups, key=lambda g: (-g["count"], g["fingerprint"]))[:top]
+
+
+def leak_profile(run_dir: Path, *, goroot: str = "", top: int = 5) -> dict:
+    """What the goroutine leak profile found at the end of the run.
+
+    ``available`` is false when this toolchain or build has no such profile (Go 1.26 needs
+    ``GOEXPERIMENT=goroutineleakprofile`` at build time). ``total`` counts leaked goroutines;
+    ``sites`` lists them by the program's first frame; ``misses`` says what the profile cannot see.
+    """
+    path = Path(run_dir) / "goroutineleak.txt"
+    if not path.exists():
+        return {"available": False, "total": 0, "sites": [], "misses": LEAK_PROFILE_MISSES}
+    text = path.read_text(errors="replace")
+    sites: Counter = Counter()
+    for m, frames in _records(text, re.compile(r"^(\d+) @")):
+        if (site := _site(frames, goroot)) is not None:
+            sites[site.site] += int(m[1])
+    total = re.search(r"total (\d+)", text)
+    return {"available": True, "total": int(total[1]) if total else sum(sites.values()),
+            "sites": [{"site": s, "count": c} for s, c in sites.most_common(top)], "misses": LEAK_PROFILE_MISSES}
+
+
+def leak_profile_supported(go: GoToolchain) -> bool:
+    """Go 1.27+ always has the goroutine leak profile; Go 1.26 has it as an experiment."""
+    return go.version_tuple >= (1, 26)
+
+
+def leak_profile_env(go: GoToolchain, current: str | None = None) -> dict[str, str]:
+    """The build environment that gives this toolchain the goroutine leak profile (empty if none is needed
+    or none can); ``current`` is the GOEXPERIMENT the build would otherwise use."""
+    if go.version_tuple != (1, 26):
+        return {}
+    current = current if current is not None else os.environ.get("GOEXPERIMENT", go.goexperiment)
+    if "goroutineleakprofile" in current.split(","):
+        return {}
+    return {"GOEXPERIMENT": ",".join(filter(None, [current, "goroutineleakprofile"]))}
+
+
+def diagnose(run_dir: Path, *, goroot: str | None = None, top: int = 5) -> Diagnosis:
+    """Read every profile of a run folder; ``goroot`` defaults to the one its meta.json records."""
+    run_dir = Path(run_dir)
+    if goroot is None:
+        meta = run_dir / "meta.json"
+        goroot = json.loads(meta.read_text()).get("goroot", "") if meta.exists() else ""
+    window = _window(run_dir)
+    return Diagnosis(top_sites=heap_growth(run_dir, goroot=goroot, top=top),
+                     top_goroutines=goroutine_groups(run_dir, goroot=goroot, top=top, window=window),
+                     leak_profile=leak_profile(run_dir, goroot=goroot, top=top), window_s=round(window, 3))
+
+
+def diagnosis_fields(run_dir: Path, goroot: str) -> dict:
+    """The fields a :class:`harness.lab.Result` carries from a diagnosis; empty when the run left no
+    profiles (a run stopped at the memory cap never writes its end profiles)."""
+    try:
+        d = diagnose(run_dir, goroot=goroot)
+    except DiagnosisMissing:
+        return {}
+    return {"top_sites": d.top_sites, "top_goroutines": d.top_goroutines, "leak_profile": d.leak_profile}
