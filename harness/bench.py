@@ -14,7 +14,6 @@ import json
 import os
 import re
 import statistics
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,11 +21,17 @@ from matplotlib.figure import Figure
 
 from ._exceptions import LeakLabError
 from .cases import CASES_DIR
+from .plot import colour
 from .toolchain import GoToolchain, find_go
 
-__all__ = ["BenchFailed", "BenchResult", "bench_png", "crossover", "load_bench", "plot_bench", "run_bench"]
+__all__ = ["BENCH_PNG", "BenchFailed", "BenchResult", "bench_png", "crossover", "load_bench", "plot_bench",
+           "run_bench"]
 
-_LINE = re.compile(r"^BenchmarkMaps/keys=(\d+)/writes=(\d+)%/(\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op")
+#: Where ``leaklab bench`` draws its plot by default (docs/img/ of this checkout, wherever it is run from).
+BENCH_PNG = Path(__file__).resolve().parent.parent / "docs" / "img" / "bench-syncmap.png"
+
+_LINE = re.compile(r"^BenchmarkMaps/keys=(\d+)/writes=(\d+)%/(\S+?)(?:-(\d+))?\s+\d+\s+([\d.]+) ns/op"
+                   r"(?:\s+([\d.]+) cores)?")
 IMPLS = ("sync.Map", "RWMutex")
 
 
@@ -36,7 +41,12 @@ class BenchFailed(LeakLabError):
 
 @dataclasses.dataclass
 class BenchResult:
-    """Median ns/op per (keys, write %, map), with where and when it was measured."""
+    """Median ns/op per (keys, write %, map), with where and when it was measured.
+
+    ``cores`` is how many CPU cores each case really used (median, same keys as ``ns_per_op``); with no
+    writes neither map blocks, so far fewer than ``procs`` (GOMAXPROCS) there means other programs
+    were taking the CPUs.
+    """
 
     ns_per_op: dict[str, dict[str, dict[str, float]]]  # keys -> impl -> write% -> ns/op
     go_version: str
@@ -44,6 +54,8 @@ class BenchResult:
     cpus: int
     benchtime: str
     count: int
+    cores: dict[str, dict[str, dict[str, float]]] = dataclasses.field(default_factory=dict)
+    procs: int = 0
 
     def crossovers(self) -> dict[int, float | None]:
         """Write % at which RWMutex overtakes sync.Map, per key count (None: no crossover measured)."""
@@ -53,14 +65,23 @@ class BenchResult:
         return dataclasses.asdict(self)
 
 
-def _parse(text: str) -> dict[str, dict[str, dict[str, list[float]]]]:
+def _parse(text: str) -> tuple[dict[str, dict[str, dict[str, list[tuple[float, float]]]]], int]:
+    """keys -> impl -> write% -> [(ns/op, cores), ...], and GOMAXPROCS (0 when not printed)."""
     runs: dict = {}
+    procs = 0
     for line in text.splitlines():
         m = _LINE.match(line.strip())
         if m:
-            keys, writes, impl, ns = m.groups()
-            runs.setdefault(keys, {}).setdefault(impl, {}).setdefault(writes, []).append(float(ns))
-    return runs
+            keys, writes, impl, maxprocs, ns, cores = m.groups()
+            procs = int(maxprocs or 1)
+            runs.setdefault(keys, {}).setdefault(impl, {}).setdefault(writes, []).append(
+                (float(ns), float(cores or "nan")))
+    return runs, procs
+
+
+def _medians(runs: dict, index: int) -> dict[str, dict[str, dict[str, float]]]:
+    return {k: {i: {w: statistics.median(v[index] for v in vs) for w, vs in ws.items()} for i, ws in imps.items()}
+            for k, imps in runs.items()}
 
 
 def crossover(by_impl: dict[str, dict[str, float]]) -> float | None:
@@ -78,17 +99,15 @@ def run_bench(keys: Sequence[int] = (), benchtime: str = "0.3s", count: int = 3,
               cases_dir: Path = CASES_DIR) -> BenchResult:
     """Run the benchmark (all key counts, or only ``keys``) and keep the median of ``count`` runs."""
     go = go or find_go()
-    pattern = "BenchmarkMaps/" + (f"keys=({'|'.join(str(k) for k in keys)})/" if keys else "")
+    pattern = "BenchmarkMaps/" + (f"^keys=({'|'.join(str(k) for k in keys)})$/" if keys else "")
     cmd = [go.go, "test", "-run", "^$", "-bench", pattern, "-benchtime", benchtime, "-count", str(count), "./bench/"]
-    proc = subprocess.run(cmd, cwd=cases_dir, capture_output=True, text=True, timeout=1800,
-                          env={**os.environ, "GOTOOLCHAIN": "local"})
-    runs = _parse(proc.stdout)
+    proc = go.run(*cmd[1:], cwd=cases_dir, timeout=1800)
+    runs, procs = _parse(proc.stdout)
     if proc.returncode != 0 or not runs:
         raise BenchFailed(f"`{' '.join(cmd)}` failed in {cases_dir}:\n{(proc.stdout + proc.stderr).strip()[-1500:]}")
-    medians = {k: {i: {w: statistics.median(v) for w, v in ws.items()} for i, ws in imps.items()}
-               for k, imps in runs.items()}
-    return BenchResult(ns_per_op=medians, go_version=go.version, cpus=os.cpu_count() or 0, benchtime=benchtime,
-                       count=count, date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+    return BenchResult(ns_per_op=_medians(runs, 0), cores=_medians(runs, 1), procs=procs, go_version=go.version,
+                       cpus=os.cpu_count() or 0, benchtime=benchtime, count=count,
+                       date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
 
 
 def load_bench(path: Path) -> BenchResult:
@@ -111,11 +130,10 @@ def plot_bench(result: BenchResult) -> Figure:
     panels = sorted(result.ns_per_op, key=int)
     fig = Figure(figsize=(5 * len(panels), 4.6), layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    colours = {"sync.Map": "#009E73", "RWMutex": "#CC79A7"}
     for ax, keys in zip(axes, panels):
         for impl in IMPLS:
             points = sorted((float(w), ns) for w, ns in result.ns_per_op[keys].get(impl, {}).items())
-            ax.plot([p[0] for p in points], [p[1] for p in points], "o-", color=colours[impl],
+            ax.plot([p[0] for p in points], [p[1] for p in points], "o-", color=colour(impl),
                     label=impl if impl == "sync.Map" else "map + sync.RWMutex")
         cross = crossover(result.ns_per_op[keys])
         if cross is not None:
@@ -146,7 +164,7 @@ def bench_png(result: BenchResult, path: Path) -> Path:
 def cmd_bench(args) -> int:
     """``leaklab bench``: run the benchmark, print the crossover, draw the plot."""
     result = run_bench(args.keys or (), args.benchtime, args.count)
-    png = bench_png(result, args.plot)
+    png = bench_png(result, args.plot or BENCH_PNG)
     if args.json:
         print(json.dumps(result.as_dict() | {"crossover_write_percent": result.crossovers(), "plot": str(png)},
                          indent=2))

