@@ -492,7 +492,8 @@ def write_claims(findings: Sequence[Finding], path: Path = CLAIMS_JSON) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"findings": [dataclasses.asdict(f) for f in findings]}, indent=2, default=str))
-    versions = sorted({f.go_version for f in findings})
+    versions = sorted({f.go_version for f in findings}
+                      | {c["go_version"] for f in findings for c in f.numbers.get("cells", [])})
     pictures = ""
     timer = _timer_picture(findings, path.parent / "img")
     if timer:
