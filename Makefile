@@ -22,8 +22,9 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name leaklab --display-name 'Go Leak Lab (Python 3)' >/dev/null
 	touch $@
 
-# Executes every notebook (each family runs once, the overview reuses those runs) and renders the
-# HTML report; ends with the verdict table and the path of $(REPORT)/index.html.
+# Executes every notebook (the family notebooks two at a time, each family once; the overview last,
+# reusing those runs) and renders the HTML report; ends with the verdict table and the path of
+# $(REPORT)/index.html.
 lab: setup
 	$(BIN)/leaklab report --out $(OUT) --report $(REPORT) --duration $(LAB_DURATION)
 

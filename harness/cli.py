@@ -15,7 +15,7 @@ from rich.table import Table
 
 from rich.markup import escape
 
-from . import __version__
+from . import __version__, report
 from ._exceptions import LeakLabError
 from .bench import BENCH_PNG, cmd_bench
 from .cases import families, get_family
@@ -25,8 +25,6 @@ from .diagnose import diagnosis_tables
 from .lab import DEFAULT_OUT, Result, check_limits, run_family, run_program
 from .matrix import DEFAULT_GODEBUG, DEFAULT_VERSIONS, cmd_matrix
 from .probe import SIGNALS
-from .report import add_arguments as _add_report_options
-from .report import cli_report
 from .run import Limits
 from .workshop import cmd_workshop
 
@@ -106,7 +104,19 @@ def _parser() -> argparse.ArgumentParser:
     ws.add_argument("--pictures", type=Path, metavar="DIR", help="also copy the family figures here "
                     "(labs/img) with captions.md")
     ws.set_defaults(duration=12.0, warmup=2.0, interval=0.1, out=Path("workshop"))
-    _add_report_options(sub.add_parser("report", help="execute every notebook and render the HTML report (reports/)"))
+    rep = sub.add_parser("report", help="execute every notebook and render the HTML report (reports/)")
+    rep.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for run data (default %(default)s/)")
+    rep.add_argument("--report", type=Path, default=report.DEFAULT_REPORT,
+                     help="folder for the HTML report (default %(default)s/)")
+    rep.add_argument("--duration", type=_seconds, default=3.0, help="seconds per program (default %(default)s)")
+    rep.add_argument("--interval", type=_seconds, default=Limits.interval_s,
+                     help="seconds between samples (default %(default)s)")
+    rep.add_argument("--warmup", type=float, default=Limits.warmup_s,
+                     help="seconds not judged at the start (default %(default)s)")
+    rep.add_argument("--timeout", type=_seconds, default=300.0,
+                     help="seconds a notebook cell may run before it counts as hung (default %(default)s)")
+    rep.add_argument("--jobs", type=int, choices=range(1, 6), default=2, metavar="N",
+                     help="family notebooks executed at once, 1 to 5 (default %(default)s)")
     return parser
 
 
@@ -171,6 +181,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    with _err.status("executing notebooks") as status:
+        made = report.build_report(args.out, args.report, args.limits, timeout=args.timeout, jobs=args.jobs,
+                                   progress=lambda msg: status.update(f"executing notebooks: {msg}"))
+    Console().print(_table(made.results))
+    for problem in made.problems:
+        _err.print(f"[yellow]differs from expect.toml:[/] {escape(problem)}", highlight=False)
+    print(f"report: {made.index.resolve()}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``leaklab``; returns the exit status."""
     args = _parser().parse_args(argv)
@@ -178,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if hasattr(args, "duration"):  # every command that runs programs takes the same run options
             args.limits = _limits(args)
             check_limits(args.limits)
-        return {"list": _cmd_list, "run": _cmd_run, "check": cmd_check, "workshop": cmd_workshop, "report": cli_report,
+        return {"list": _cmd_list, "run": _cmd_run, "check": cmd_check, "workshop": cmd_workshop, "report": _cmd_report,
                 "matrix": cmd_matrix, "bench": cmd_bench, "claims": cmd_claims}[args.command](args)
     except LeakLabError as exc:
         _err.print(f"[bold red]leaklab: error:[/] {escape(str(exc))}", highlight=False)

@@ -6,7 +6,7 @@ run data). The overview notebook calls :func:`overview`, which reuses the run fo
 notebooks left (running only the families that have none) and writes ``OUT/overview.json``.
 
 :func:`execute_all` runs every notebook with papermill under the ``leaklab`` kernel (family notebooks
-first, the overview last, so no family is run twice); :func:`check` compares every record with the
+first, two at a time, the overview last, so no family is run twice); :func:`check` compares every record with the
 families' ``expect.toml``, the same expectations the CLI uses.
 """
 
@@ -18,7 +18,7 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from ._exceptions import LeakLabError
@@ -99,7 +99,7 @@ class _Table:
     def _rows(self) -> Iterable[list[str]]:
         for r in self.results:
             sig = SIGNALS[r.signal]
-            rate = "-" if math.isnan(r.rate_per_s) else f"{r.rate_per_s / sig.scale:+,.2f} {sig.display_unit}/s"
+            rate = sig.rate(r.rate_per_s)
             expected = "" if r.expected is None else ("as expected" if r.expected == r.verdict
                                                       else f"expected {r.expected}")
             yield [r.family, r.variant, r.verdict + (" (memory cap hit)" if r.capped else ""), expected,
@@ -180,8 +180,7 @@ def record(results: Sequence[Result]) -> Path:
 
 
 def _band(value: float, signal: str) -> str:
-    sig = SIGNALS[signal]
-    return f"{value / sig.scale:+,.2f} {sig.display_unit}/s"
+    return SIGNALS[signal].rate(value)
 
 
 def check_record(rec: dict, family: Family) -> list[str]:
@@ -315,13 +314,51 @@ def execute(notebook: Path, output: Path, parameters: Mapping[str, object], time
 
 
 def execute_all(out: Path, executed: Path, *, duration: float = 3.0, interval: float = 0.05, warmup: float = 1.0,
-                timeout: float = 300, notebooks_dir: Path = NOTEBOOKS_DIR,
-                progress=None) -> list[Path]:
-    """Execute every notebook (families first, overview last) with the same parameters; return the copies."""
+                timeout: float = 300, notebooks_dir: Path = NOTEBOOKS_DIR, jobs: int = 2,
+                progress: Callable[[str], None] | None = None) -> list[Path]:
+    """Execute every notebook with the same parameters; return the executed copies in :func:`notebook_paths` order.
+
+    The family notebooks run ``jobs`` at a time, each in a worker process of its own (papermill changes
+    the working directory, which a process has only one of); their programs are paced, so their verdicts
+    do not depend on a busy machine. The overview runs last, when every family has left its run folders.
+    """
     params = {"duration": duration, "interval": interval, "warmup": warmup, "out": str(Path(out).resolve())}
-    done = []
-    for nb in notebook_paths(notebooks_dir):
+    executed = Path(executed).resolve()
+    paths = notebook_paths(notebooks_dir)
+    family_nbs = [p for p in paths if not p.name.startswith("00-")]
+    _check_kernel()
+    if jobs > 1 and len(family_nbs) > 1:
+        _execute_at_once(family_nbs, executed, params, timeout, jobs, progress)
+    else:
+        for nb in family_nbs:
+            if progress:
+                progress(nb.name)
+            execute(nb, executed / nb.name, params, timeout)
+    for nb in paths[len(family_nbs):]:
         if progress:
             progress(nb.name)
-        done.append(execute(nb, Path(executed) / nb.name, params, timeout))
-    return done
+        execute(nb, executed / nb.name, params, timeout)
+    return [executed / p.name for p in paths]
+
+
+def _execute_at_once(notebooks: Sequence[Path], executed: Path, params: Mapping[str, object], timeout: float,
+                     jobs: int, progress: Callable[[str], None] | None) -> None:
+    """:func:`execute` every notebook, at most ``jobs`` at a time; raise the first failure once none is running."""
+    import concurrent.futures as cf
+    import multiprocessing
+    waiting, running, failures = list(notebooks), {}, []
+    # spawn: a fresh interpreter per worker (forking a process that has threads, such as rich's spinner, is unsafe)
+    with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        while running or (waiting and not failures):
+            while waiting and not failures and len(running) < jobs:
+                nb = waiting.pop(0)
+                running[pool.submit(execute, nb, executed / nb.name, params, timeout)] = nb
+            if progress:
+                progress(" and ".join(nb.name for nb in running.values()))
+            done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            for future in done:
+                running.pop(future)
+                if future.exception() is not None:
+                    failures.append(future.exception())
+    if failures:
+        raise failures[0]

@@ -52,8 +52,7 @@ def _scaled(samples: Samples, name: str) -> np.ndarray:
 
 
 def _rate_text(result: Result) -> str:
-    sig = SIGNALS[result.signal]
-    rate = "no rate" if math.isnan(result.rate_per_s) else f"{result.rate_per_s / sig.scale:+,.2f} {sig.display_unit}/s"
+    rate = "no rate" if math.isnan(result.rate_per_s) else SIGNALS[result.signal].rate(result.rate_per_s)
     return f"{result.variant}: {rate} ({result.verdict})"
 
 
@@ -79,7 +78,7 @@ def _signal_panel(ax: Axes, runs: Sequence[tuple[Result, Samples]], signal: str,
         ax.plot(samples.t, y, color=colour(result.variant), lw=1.6,
                 label=_rate_text(result) if annotate else result.variant)
         if annotate and len(y) and not math.isnan(result.rate_per_s):
-            ax.annotate(f"{result.rate_per_s / sig.scale:+,.1f} {sig.display_unit}/s", (samples.t[-1], y[-1]),
+            ax.annotate(sig.rate(result.rate_per_s, digits=1), (samples.t[-1], y[-1]),
                         xytext=(4, 0), textcoords="offset points", va="center", fontsize=9,
                         color=colour(result.variant), fontweight="bold")
     ax.set_ylabel(f"{textwrap.fill(sig.label, 30)}\n[{sig.display_unit}]")

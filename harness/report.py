@@ -8,16 +8,19 @@ says what produced the numbers (Go version, GODEBUG, GOEXPERIMENT, parameters, d
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from ._exceptions import LeakLabError
-from .notebooks import OVERVIEW_RECORD, RECORD, check, execute_all
+from .cases import families
+from .lab import Result, check_limits
+from .notebooks import OVERVIEW_RECORD, RECORD, check, execute_all, load_results
+from .run import Limits
 
-__all__ = ["DEFAULT_REPORT", "TEMPLATES_DIR", "add_arguments", "build_report", "cli_report", "page_name", "render"]
+__all__ = ["DEFAULT_REPORT", "TEMPLATES_DIR", "Report", "build_report", "page_name", "render"]
 
 DEFAULT_REPORT = Path("reports")
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -80,45 +83,29 @@ def render(executed: Sequence[Path], report: Path, out: Path) -> Path:
     return report / "index.html"
 
 
-def build_report(out: Path, report: Path, *, duration: float = 3.0, interval: float = 0.05, warmup: float = 1.0,
-                 timeout: float = 300, progress: Callable[[str], None] | None = None) -> Path:
-    """Execute every notebook (run data in ``out``, executed copies in ``report/notebooks``) and render them."""
+@dataclass(frozen=True)
+class Report:
+    """What :func:`build_report` produced."""
+
+    index: Path  #: ``report/index.html``
+    results: list[Result]  #: every family's leaky and fixed results, as the notebooks measured them
+    problems: list[str]  #: how the records differ from ``expect.toml``, one sentence each (empty: as expected)
+
+
+def build_report(out: Path, report: Path = DEFAULT_REPORT, limits: Limits = Limits(duration_s=3.0), *,
+                 timeout: float = 300, jobs: int = 2, progress: Callable[[str], None] | None = None) -> Report:
+    """Execute every notebook (run data in ``out``, executed copies in ``report/notebooks``) and render them.
+
+    ``limits`` (duration, interval, warm-up) are checked before any notebook starts; ``jobs`` family
+    notebooks run at a time (see :func:`harness.notebooks.execute_all`).
+    """
+    check_limits(limits)
     started = time.monotonic()
-    executed = execute_all(Path(out), Path(report) / "notebooks", duration=duration, interval=interval,
-                           warmup=warmup, timeout=timeout, progress=progress)
+    executed = execute_all(Path(out), Path(report) / "notebooks", duration=limits.duration_s,
+                           interval=limits.interval_s, warmup=limits.warmup_s, timeout=timeout, jobs=jobs,
+                           progress=progress)
     index = render(executed, Path(report), Path(out))
     if progress:
         progress(f"report written in {time.monotonic() - started:.0f} s")
-    return index
-
-
-# --- `leaklab report` ---------------------------------------------------------------------------------------
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The options of ``leaklab report``."""
-    from .cli import _seconds
-    from .lab import DEFAULT_OUT
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for run data (default %(default)s/)")
-    p.add_argument("--report", type=Path, default=DEFAULT_REPORT, help="folder for the HTML report (default %(default)s/)")
-    p.add_argument("--duration", type=_seconds, default=3.0, help="seconds per program (default %(default)s)")
-    p.add_argument("--interval", type=_seconds, default=0.05, help="seconds between samples (default %(default)s)")
-    p.add_argument("--warmup", type=float, default=1.0, help="seconds not judged at the start (default %(default)s)")
-    p.add_argument("--timeout", type=_seconds, default=300.0,
-                   help="seconds a notebook cell may run before it counts as hung (default %(default)s)")
-
-
-def cli_report(args: argparse.Namespace) -> int:
-    """``leaklab report``: execute every notebook, render the report, print the verdicts and the report's path."""
-    from rich.console import Console
-    from .cli import _err, _table
-    from .notebooks import load_results
-    from .cases import families
-    with _err.status("executing notebooks") as status:
-        index = build_report(args.out, args.report, duration=args.duration, interval=args.interval,
-                             warmup=args.warmup, timeout=args.timeout,
-                             progress=lambda msg: status.update(f"executing notebooks: {msg}"))
-    Console().print(_table([r for f in families() for r in load_results(args.out, f.name) or []]))
-    for problem in check(args.out):
-        _err.print(f"[yellow]differs from expect.toml:[/] {problem}", highlight=False)
-    print(f"report: {index.resolve()}")
-    return 0
+    results = [r for f in families() for r in load_results(out, f.name) or []]
+    return Report(index=index, results=results, problems=check(out))

@@ -124,13 +124,20 @@ def _tiny_notebook(path, source):
 
 
 @pytest.mark.slow
-def test_a_notebook_that_raises_fails_with_the_cells_output(tmp_path):
-    nb = _tiny_notebook(tmp_path / "broken.ipynb", "print('half-way there')\nraise ValueError('deliberately broken')")
+def test_a_notebook_that_raises_fails_with_the_cells_output_while_the_others_finish(tmp_path):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    _tiny_notebook(folder / "01-fine.ipynb", "import time\ntime.sleep(2)\nprint('finished')")
+    _tiny_notebook(folder / "02-broken.ipynb", "print('half-way there')\nraise ValueError('deliberately broken')")
+    _tiny_notebook(folder / "00-overview.ipynb", "print('must not run after a failure')")
     with pytest.raises(notebooks.NotebookFailed) as failure:
-        notebooks.execute(nb, tmp_path / "out" / "broken.ipynb", {"out": "x"}, timeout=60)
+        notebooks.execute_all(tmp_path / "runs", tmp_path / "out", notebooks_dir=folder, jobs=2, timeout=60)
     message = str(failure.value)
-    assert "broken.ipynb failed in cell" in message
+    assert "02-broken.ipynb failed in cell" in message
     assert "half-way there" in message and "ValueError: deliberately broken" in message
+    fine = nbformat.read(str(tmp_path / "out" / "01-fine.ipynb"), as_version=4)
+    assert fine.cells[-1].outputs[0]["text"] == "finished\n"
+    assert not (tmp_path / "out" / "00-overview.ipynb").exists()
 
 
 _AT_ONCE = """

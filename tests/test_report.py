@@ -2,6 +2,7 @@ import base64
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,9 @@ import pytest
 from PIL import Image
 
 from harness import report
+from harness._exceptions import BadParameter
 from harness.cases import families
+from harness.run import Limits
 from harness.notebooks import notebook_paths
 from harness.plot import COLOURS
 
@@ -95,17 +98,33 @@ def test_chromium_screenshot_shows_both_curves(site, tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_leaklab_report_prints_the_verdicts_and_the_path_last(executed_lab, site, leaklab, monkeypatch):
-    out, _ = executed_lab
-    calls = []
-    monkeypatch.setattr(report, "build_report", lambda *a, **kw: calls.append((a, kw)) or site / "index.html")
-    status, text, err = leaklab("report", "--out", out, "--report", site, "--duration", 3)
-    assert status == 0 and calls[0][1]["duration"] == 3.0
-    assert text.rstrip().splitlines()[-1] == f"report: {(site / 'index.html').resolve()}"
-    assert all(f.name in text for f in families()) and "differs from expect.toml" not in err
+def test_leaklab_report_renders_prints_the_verdicts_and_the_path_last(executed_lab, leaklab, monkeypatch, tmp_path):
+    out, executed = executed_lab
+    calls = []  # the notebooks were executed once for the session; everything after that runs for real
+    monkeypatch.setattr(report, "execute_all", lambda *a, **kw: calls.append((a, kw)) or executed)
+    status, text, err = leaklab("report", "--out", out, "--report", tmp_path / "site", "--duration", 3)
+    assert status == 0, err
+    kw = calls[0][1]
+    assert (kw["duration"], kw["interval"], kw["warmup"], kw["timeout"]) == (3.0, 0.05, 1.0, 300.0)
+    assert sorted(p.name for p in (tmp_path / "site").glob("*.html")) == sorted(PAGES)
+    assert text.rstrip().splitlines()[-1] == f"report: {(tmp_path / 'site' / 'index.html').resolve()}"
+    assert all(f"{f.name} " in text for f in families()) and "differs from expect.toml" not in err
 
 
-def test_leaklab_report_rejects_a_bad_duration(leaklab, capsys):
+def test_leaklab_report_with_a_duration_no_longer_than_the_warmup_fails_at_once(leaklab, monkeypatch, tmp_path):
+    def no_notebook_may_start(*args, **kwargs):
+        raise AssertionError("notebooks executed with limits that check_limits rejects")
+    monkeypatch.setattr(report, "execute_all", no_notebook_may_start)
+    started = time.monotonic()
+    status, _, err = leaklab("report", "--duration", 1, "--out", tmp_path / "runs", "--report", tmp_path / "reports")
+    assert status == 2 and time.monotonic() - started < 5
+    assert "--warmup (1 s) must be shorter than --duration (1 s)" in " ".join(err.split())
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(BadParameter, match="--warmup"):  # the library call checks too
+        report.build_report(tmp_path / "runs", tmp_path / "reports", Limits(duration_s=1.0))
+
+
+def test_leaklab_report_rejects_a_duration_that_is_not_a_positive_number(leaklab, capsys):
     with pytest.raises(SystemExit):
         leaklab("report", "--duration", "0")
     assert "positive number of seconds" in capsys.readouterr().err
