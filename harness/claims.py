@@ -458,6 +458,8 @@ class ClaimsTable:
     def __str__(self) -> str:
         return claims_markdown(self.findings, self.family)
 
+    __repr__ = __str__  # a console or a plain-text notebook output shows the table too
+
 
 def table(path: Path = CLAIMS_JSON, family: str | None = None) -> ClaimsTable:
     """The claims table saved by ``leaklab claims --save`` (docs/claims.json): no Go is run."""
