@@ -94,3 +94,13 @@ def test_overall_names_the_signal_that_grows():
     assert overall(verdicts).verdict == "leak"
     cols["goroutines"] = np.full_like(t, 4)
     assert overall(judge_samples(Samples(cols, {}, True), warmup_s=1)).verdict == "flat"
+
+
+def test_a_few_forced_collections_do_not_hide_a_leak():
+    # Profiling forces a GC or two: the live heap then has only a few steps, and the heap floor decides.
+    heap = 10 * MiB + 14 * MiB * t
+    gc = np.searchsorted([1.0, 1.2, 2.0, 3.8], t, side="right").astype(float)
+    live = np.array([0, 11.5, 14.5, 27.2, 52.9])[gc.astype(int)] * MiB
+    v = judge_samples(Samples({"t": t, "heap_bytes": heap, "live_bytes": live, "gc_cycles": gc}, {}, True), 1)
+    assert v["heap_bytes"].verdict == "leak"
+    assert v["heap_bytes"].rate_per_s == pytest.approx(14 * MiB, rel=0.05)
