@@ -7,12 +7,14 @@ returns, and what the probe wrote so far stays on disk.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import signal
 import subprocess
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
@@ -76,6 +78,27 @@ def _backstop(proc: psutil.Process, cap: int) -> None:
         pass  # it already ended: nothing to limit
 
 
+@contextlib.contextmanager
+def _ctrl_c_noted(outcome: Outcome) -> Iterator[None]:
+    """While a run is watched, Ctrl-C only marks it interrupted; the watcher then ends it cleanly.
+
+    An exception raised at an arbitrary point (say, while a progress display holds its lock) could
+    leave the watcher stuck; a flag cannot. Signal handlers exist only on the main thread.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def note(signum: int, frame: object) -> None:
+        outcome.interrupted = True
+
+    previous = signal.signal(signal.SIGINT, note)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def execute(binary: Path, run_dir: Path, limits: Limits, *, env: dict[str, str] | None = None,
             on_tick: Callable[[float, int], None] | None = None, backstop: bool = True) -> Outcome:
     """Run ``binary`` with the probe writing into ``run_dir/samples.jsonl``.
@@ -90,16 +113,17 @@ def execute(binary: Path, run_dir: Path, limits: Limits, *, env: dict[str, str] 
         "LEAKLAB_DURATION": str(limits.duration_s),
         "LEAKLAB_WARMUP": str(limits.warmup_s),
     }
-    with open(run_dir / "stdout.txt", "wb") as out, open(run_dir / "stderr.txt", "wb") as err:
+    outcome = Outcome(returncode=None, wall_s=0.0, peak_rss_bytes=0)
+    with open(run_dir / "stdout.txt", "wb") as out, open(run_dir / "stderr.txt", "wb") as err, \
+            _ctrl_c_noted(outcome):
+        began = time.monotonic()
         popen = subprocess.Popen([str(binary)], cwd=run_dir, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                                  env={**os.environ, **(env or {}), **probe_env}, start_new_session=True)
-        proc = psutil.Process(popen.pid)
-        if backstop:
-            _backstop(proc, limits.mem_cap_bytes)
-        began = time.monotonic()
-        outcome = Outcome(returncode=None, wall_s=0.0, peak_rss_bytes=0)
         try:
-            while popen.poll() is None:
+            proc = psutil.Process(popen.pid)
+            if backstop:
+                _backstop(proc, limits.mem_cap_bytes)
+            while popen.poll() is None and not outcome.interrupted:
                 elapsed = time.monotonic() - began
                 rss = _tree_rss(proc)
                 outcome.peak_rss_bytes = max(outcome.peak_rss_bytes, rss)
@@ -112,7 +136,7 @@ def execute(binary: Path, run_dir: Path, limits: Limits, *, env: dict[str, str] 
                 if on_tick:
                     on_tick(elapsed, rss)
                 time.sleep(min(0.05, limits.interval_s))
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # off the main thread, Ctrl-C still arrives as an exception
             outcome.interrupted = True
         finally:
             _kill_group(popen)
