@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append((fam.name, variant, fam.expect[variant].verdict, dict(verdicts), wrong,
                              min(rates), statistics.median(rates), max(rates), SIGNALS[fam.signal].display_unit,
                              statistics.median(walls)))
-    print(f"## {datetime.date.today()}, {go.version}, {args.repeats} runs per variant of "
+    print(f"{datetime.date.today()}, {go.version}, {args.repeats} runs per variant of "
           f"{args.duration:g} s (warm-up {limits.warmup_s:g} s, sample every {limits.interval_s:g} s), "
           f"diagnostics {'on' if args.diagnose else 'off'}, run one after another on this machine "
           f"({os.cpu_count()} cores; 1-minute load average during the runs: median {statistics.median(loads):.1f}, "
