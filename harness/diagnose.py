@@ -72,8 +72,6 @@ def _run_briefly(package: Path, limits: Limits, *, go: GoToolchain, build_env: d
         binary = build(Path(package), Path(tmp) / "binary", go, env=build_env)
         outcome = execute(binary, Path(tmp), limits, env=run_env, backstop=backstop)
         stderr = (Path(tmp) / "stderr.txt").read_text(errors="replace")
-    if outcome.interrupted:
-        raise KeyboardInterrupt(f"interrupted while running {package}")
     if outcome.timed_out:
         raise LeakLabError(f"{package} was still running {limits.grace_s:g} s after its {limits.duration_s:g} s "
                            "and was stopped; is it a lab program (built with the probe, which ends it)?")

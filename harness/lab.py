@@ -15,7 +15,6 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -82,7 +81,7 @@ def check_limits(limits: Limits) -> None:
 
 
 def _provenance(go: GoToolchain, binary: Path, package: Path, limits: Limits, env: dict[str, str]) -> dict:
-    info = subprocess.run([go.go, "version", "-m", str(binary)], capture_output=True, text=True).stdout
+    info = go.run("version", "-m", str(binary), timeout=60).stdout
     build_settings = dict(line.split("\t")[2].split("=", 1) for line in info.splitlines()
                           if line.startswith("\tbuild\t") and "=" in line)
     return {
@@ -156,7 +155,7 @@ def measure(package: Path, family: str, variant: str, *, limits: Limits = Limits
         if profiles:
             env = {**env, "LEAKLAB_PROFILE_DIR": str(run_dir.resolve())}
         meta = {**_provenance(go, binary, package, limits, env), "go_directive": go_directive or ""}
-        outcome = execute(binary, run_dir, limits, env=env,
+        outcome = execute(binary, run_dir, limits, env=env, return_interrupted=True,
                           on_tick=(lambda el, rss: progress(f"{family}/{variant}", el, rss)) if progress else None)
         (run_dir / "meta.json").write_text(json.dumps({**meta, "outcome": dataclasses.asdict(outcome)}, indent=2))
         samples = read_samples(run_dir / "samples.jsonl")

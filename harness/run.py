@@ -83,7 +83,8 @@ def _ctrl_c_noted(outcome: Outcome) -> Iterator[None]:
     """While a run is watched, Ctrl-C only marks it interrupted; the watcher then ends it cleanly.
 
     An exception raised at an arbitrary point (say, while a progress display holds its lock) could
-    leave the watcher stuck; a flag cannot. Signal handlers exist only on the main thread.
+    leave the watcher stuck; a flag cannot. Python delivers signals to the main thread only: a run
+    watched from another thread ends at its time limit.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -96,12 +97,17 @@ def _ctrl_c_noted(outcome: Outcome) -> Iterator[None]:
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
 
 
 def execute(binary: Path, run_dir: Path, limits: Limits, *, env: dict[str, str] | None = None,
-            on_tick: Callable[[float, int], None] | None = None, backstop: bool = True) -> Outcome:
+            on_tick: Callable[[float, int], None] | None = None, backstop: bool = True,
+            return_interrupted: bool = False) -> Outcome:
     """Run ``binary`` with the probe writing into ``run_dir/samples.jsonl``.
+
+    Ctrl-C ends the run (the process group is killed first) and raises ``KeyboardInterrupt``; with
+    ``return_interrupted`` the outcome is returned instead, marked ``interrupted``, for a caller that
+    keeps what was gathered.
 
     ``backstop=False`` leaves the address space unlimited, for programs that reserve terabytes they never
     touch (AddressSanitizer's shadow memory); the RSS cap and the time limit still hold.
@@ -136,10 +142,12 @@ def execute(binary: Path, run_dir: Path, limits: Limits, *, env: dict[str, str] 
                 if on_tick:
                     on_tick(elapsed, rss)
                 time.sleep(min(0.05, limits.interval_s))
-        except KeyboardInterrupt:  # off the main thread, Ctrl-C still arrives as an exception
+        except KeyboardInterrupt:  # raised by a handler other than ours (e.g. a caller's own)
             outcome.interrupted = True
         finally:
             _kill_group(popen)
         outcome.wall_s = time.monotonic() - began
         outcome.returncode = popen.returncode
+    if outcome.interrupted and not return_interrupted:
+        raise KeyboardInterrupt(f"interrupted while running {binary.name}")
     return outcome

@@ -1,10 +1,12 @@
 """Runs end cleanly whatever the program does: cap, crash, silence, hang, Ctrl-C."""
 
 import dataclasses
+import os
 import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import psutil
@@ -102,8 +104,20 @@ def test_ctrl_c_leaves_no_process_and_keeps_the_samples(tmp_path, after_s):
         cli.kill()
         cli.communicate()
     assert cli.returncode == 130, err
-    assert "interrupted" in err and "no process was left running" in err
+    assert "interrupted" in err and "was stopped" in err
     assert (kept / "samples.jsonl").is_file()
     if after_s:
         assert (kept / "samples.jsonl").read_text().count('"t"') >= 10
     assert not _left_behind(tmp_path)
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_a_bare_run_with_an_exception_after_killing_it(go, tmp_path):
+    from harness.build import build
+    from harness.run import execute
+    binary = build(FIXTURES / "heap_leak", tmp_path / "bin", go)
+    threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT)).start()
+    with pytest.raises(KeyboardInterrupt, match="interrupted"):
+        execute(binary, tmp_path, dataclasses.replace(QUICK, duration_s=30))
+    assert not _left_behind(tmp_path)
+    assert (tmp_path / "samples.jsonl").read_text().count('"t"') >= 5
