@@ -203,7 +203,11 @@ def _judge(fam: Family, result: Result, limits: Limits, out: Path, go: GoToolcha
                 f"{per_request:,.0f} {rule.unit} per request, where each request {rule.work} "
                 f"(at least {rule.per_request:,.0f})",
                 ["counting a request is not serving it: keep the work each request does and remove only "
-                 "what keeps its memory (or goroutine) alive"], reference)
+                 "what keeps its memory (or goroutine) alive",
+                 "if you did keep the work: the compiler keeps a buffer on the stack when nothing outlives the "
+                 "request with it, so the heap no longer sees it (`go build -gcflags=-m` shows this); a change "
+                 "that stops handing the data to what lives on (a timer's closure, a cache) only shrinks what "
+                 "leaks, the fix this exercise wants removes the leak itself"], reference)
     sig = SIGNALS[result.signal]
     return ("fixed", f"fixed: {sig.label} is flat ({_fmt_rate(result.signal, result.rate_per_s)}), {served}",
             [result.reason], reference)

@@ -488,16 +488,24 @@ def _bench_caption(png: Path) -> str:
 def write_claims(findings: Sequence[Finding], path: Path = CLAIMS_JSON) -> Path:
     """Save the findings as JSON and the table beside it as ``claims.md``; returns the markdown path.
 
+    Findings already saved there for other claims are kept: ``leaklab claims ID --save`` updates one row.
+
     The timer matrix picture (``img/matrix-timer-classic.png`` beside it) is redrawn from the runs
     these findings measured; without them the page shows no picture rather than a stale one.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    fresh = {f.claim_id for f in findings}
+    kept = [f for f in load_findings(path) if f.claim_id not in fresh] if path.is_file() else []
+    order = {c.id: i for i, c in enumerate(CLAIMS)}
+    findings = sorted([*kept, *findings], key=lambda f: order.get(f.claim_id, len(order)))
     path.write_text(json.dumps({"findings": [dataclasses.asdict(f) for f in findings]}, indent=2, default=str))
     versions = sorted({f.go_version for f in findings}
                       | {c["go_version"] for f in findings for c in f.numbers.get("cells", [])})
     pictures = ""
     timer = _timer_picture(findings, path.parent / "img")
+    if timer is None and "ticker-time-after" not in fresh and (path.parent / "img/matrix-timer-classic.png").is_file():
+        timer = path.parent / "img/matrix-timer-classic.png"  # not measured this time: the saved picture still holds
     if timer:
         pictures += f"\n![The classic timer case across Go versions, measured with this table](img/{timer.name})\n"
     bench = path.parent / "img" / BENCH_PNG.name

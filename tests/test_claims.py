@@ -234,3 +234,13 @@ def test_each_verdict_follows_the_numbers(claim_id, numbers, verdict):
     finding = evaluate(BY_ID[claim_id], numbers, "go1.26.8")
     assert finding.verdict == verdict and finding.as_expected == (verdict == finding.expected)
     assert finding.measured in claims_markdown([finding])
+
+
+def test_saving_one_claim_keeps_the_others(tmp_path):
+    first = Finding("defer-stop-panic", "timer", "c1", "m1", "refuted", True, "go1.26.8", "2026-11-25", "h")
+    second = Finding("unhashable-key", "syncmap", "c2", "m2", "refuted", True, "go1.26.8", "2026-11-25", "h")
+    write_claims([first, second], tmp_path / "claims.json")
+    again = dataclasses.replace(first, measured="m1 again")
+    write_claims([again], tmp_path / "claims.json")
+    saved = {f.claim_id: f.measured for f in load_findings(tmp_path / "claims.json")}
+    assert saved == {"defer-stop-panic": "m1 again", "unhashable-key": "m2"}
