@@ -353,8 +353,9 @@ def claims_block(findings, ids: Sequence[str]) -> str:
         verdict = f"**{f.verdict}**" + ("" if f.as_expected else " (not what the lab expects: rerun it)")
         rows.append(f"| {esc(f.claim)} | {esc(f.measured)} | {verdict} | {f.go_version}, {f.date} | "
                     f"`leaklab claims {f.claim_id}`; {esc(f.how)} |")
-    return ("\n".join(rows) + "\n\n*Generated from [docs/claims.md](../docs/claims.md) by `make labs-claims`; "
-            "short runs on a shared 2-CPU machine, so rerun to see your own numbers.*\n")
+    return ("\n".join(rows) + "\n\n*Generated from [docs/claims.json](../docs/claims.json) (the full table: "
+            "[docs/claims.md](../docs/claims.md)) by `make labs-claims`; short runs on a shared 2-CPU machine, "
+            "so rerun to see your own numbers.*\n")
 
 
 def pages_with_claims(findings=None, pages: Sequence[Path] | None = None) -> dict[Path, str]:
