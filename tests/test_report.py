@@ -69,7 +69,7 @@ def test_every_page_embeds_a_nonempty_plot(site):
 
 
 def _chromium(*args, profile):
-    exe = shutil.which("chromium")
+    exe = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
     assert exe, "headless Chromium is needed: apt-get install chromium (.ci/run does it)"
     return subprocess.run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
                           capture_output=True, text=True, timeout=60)
