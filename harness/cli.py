@@ -31,6 +31,8 @@ from .workshop import cmd_workshop
 __all__ = ["main"]
 
 _err = Console(stderr=True)
+#: Tables on stdout; into a file or a CI log (no terminal to measure) they get room instead of 80 columns.
+_out = Console(width=None if sys.stdout.isatty() else 160)
 
 
 def _seconds(text: str) -> float:
@@ -145,7 +147,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     for f in families():
         table.add_row(f.name, "\n".join(f"{v} ({e.verdict})" for v, e in f.expect.items()),
                       SIGNALS[f.signal].label, f.title)
-    Console().print(table)
+    _out.print(table)
     return 0
 
 
@@ -174,9 +176,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"results": [r.as_dict() for r in results]}, indent=2))
     else:
-        Console().print(_table(results))
+        _out.print(_table(results))
         for r in results:
-            Console().print(*diagnosis_tables(r))
+            _out.print(*diagnosis_tables(r))
         _err.print(f"run data: {args.out}/")
     return 0
 
@@ -185,7 +187,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     with _err.status("executing notebooks") as status:
         made = report.build_report(args.out, args.report, args.limits, timeout=args.timeout, jobs=args.jobs,
                                    progress=lambda msg: status.update(f"executing notebooks: {msg}"))
-    Console().print(_table(made.results))
+    _out.print(_table(made.results))
     for problem in made.problems:
         _err.print(f"[yellow]differs from expect.toml:[/] {escape(problem)}", highlight=False)
     print(f"report: {made.index.resolve()}")
