@@ -207,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err.print(f"[bold red]leaklab: error:[/] {escape(str(exc))}", highlight=False)
         return 2
     except KeyboardInterrupt as exc:
-        _err.print(f"leaklab: {exc or 'interrupted'}; every program the lab was watching was stopped")
+        _err.print(f"leaklab: {str(exc) or 'interrupted'}; every program the lab was watching was stopped")
         return 130
 
 

@@ -128,3 +128,34 @@ def test_leaklab_report_rejects_a_duration_that_is_not_a_positive_number(leaklab
     with pytest.raises(SystemExit):
         leaklab("report", "--duration", "0")
     assert "positive number of seconds" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_whole_report_and_leaves_nothing_running(tmp_path):
+    import os
+    import signal
+    import sys
+
+    import psutil
+    out = tmp_path / "runs"
+    cli = subprocess.Popen([sys.executable, "-m", "harness.cli", "report", "--out", str(out), "--report",
+                            str(tmp_path / "report"), "--duration", "20"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while not list(out.glob("*/.*.partial-*/samples.jsonl")):
+            assert time.monotonic() < deadline and cli.poll() is None, "no program started"
+            time.sleep(0.1)
+        time.sleep(1)
+        os.killpg(cli.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole foreground group
+        _, err = cli.communicate(timeout=60)
+    finally:
+        cli.kill()
+        cli.communicate()
+    assert cli.returncode == 130, err[-2000:]
+    assert "leaklab: interrupted" in err
+    time.sleep(0.5)
+    left = [p for p in psutil.process_iter(["cmdline"]) if str(tmp_path) in " ".join(p.info["cmdline"] or [])]
+    assert not left
+    assert list(out.glob("*/*.failed/samples.jsonl")), "the samples gathered so far are kept"
+    assert not (tmp_path / "report" / "index.html").exists()
