@@ -327,17 +327,23 @@ def execute_all(out: Path, executed: Path, *, duration: float = 3.0, interval: f
     paths = notebook_paths(notebooks_dir)
     family_nbs = [p for p in paths if not p.name.startswith("00-")]
     _check_kernel()
-    if jobs > 1 and len(family_nbs) > 1:
-        _execute_at_once(family_nbs, executed, params, timeout, jobs, progress)
-    else:
-        for nb in family_nbs:
+    try:
+        if jobs > 1 and len(family_nbs) > 1:
+            _execute_at_once(family_nbs, executed, params, timeout, jobs, progress)
+        else:
+            for nb in family_nbs:
+                if progress:
+                    progress(nb.name)
+                execute(nb, executed / nb.name, params, timeout)
+        for nb in paths[len(family_nbs):]:
             if progress:
                 progress(nb.name)
             execute(nb, executed / nb.name, params, timeout)
-    for nb in paths[len(family_nbs):]:
-        if progress:
-            progress(nb.name)
-        execute(nb, executed / nb.name, params, timeout)
+    except KeyboardInterrupt:
+        # Kernels run in sessions of their own, and so do the programs they measure: Ctrl-C reaches
+        # neither. Whatever does not stop by itself is stopped.
+        _stop_descendants(grace_s=3)
+        raise
     return [executed / p.name for p in paths]
 
 
@@ -349,16 +355,34 @@ def _execute_at_once(notebooks: Sequence[Path], executed: Path, params: Mapping[
     waiting, running, failures = list(notebooks), {}, []
     # spawn: a fresh interpreter per worker (forking a process that has threads, such as rich's spinner, is unsafe)
     with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        while running or (waiting and not failures):
-            while waiting and not failures and len(running) < jobs:
-                nb = waiting.pop(0)
-                running[pool.submit(execute, nb, executed / nb.name, params, timeout)] = nb
-            if progress:
-                progress(" and ".join(nb.name for nb in running.values()))
-            done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
-            for future in done:
-                running.pop(future)
-                if future.exception() is not None:
-                    failures.append(future.exception())
+        try:
+            while running or (waiting and not failures):
+                while waiting and not failures and len(running) < jobs:
+                    nb = waiting.pop(0)
+                    running[pool.submit(execute, nb, executed / nb.name, params, timeout)] = nb
+                if progress:
+                    progress(" and ".join(nb.name for nb in running.values()))
+                done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+                for future in done:
+                    running.pop(future)
+                    if future.exception() is not None:
+                        failures.append(future.exception())
+        except BaseException:  # Ctrl-C: stop handing out work; execute_all stops what is running
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
     if failures:
         raise failures[0]
+
+
+def _stop_descendants(grace_s: float) -> None:
+    """Wait ``grace_s`` for this process's descendants (workers, kernels, the programs they run) to end,
+    then kill the rest."""
+    import psutil
+    family = psutil.Process().children(recursive=True)
+    _, alive = psutil.wait_procs(family, timeout=grace_s)
+    for proc in alive:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(alive, timeout=5)
