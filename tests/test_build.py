@@ -4,8 +4,8 @@ import subprocess
 
 import pytest
 
-from harness import BuildFailed
-from harness.build import build
+from leaklab import BuildFailed
+from leaklab.build import build
 
 from .conftest import FIXTURES
 

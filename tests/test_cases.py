@@ -2,8 +2,8 @@
 
 import pytest
 
-from harness import UnknownFamily, families, get_family
-from harness.probe import SIGNALS
+from leaklab import UnknownFamily, families, get_family
+from leaklab.probe import SIGNALS
 
 
 def test_five_families_in_order_each_with_both_variants():

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import check as chk
-from harness.cases import families, get_family
-from harness.lab import Result
-from harness.run import Limits
+from leaklab import check as chk
+from leaklab.cases import families, get_family
+from leaklab.lab import Result
+from leaklab.run import Limits
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SOLUTIONS = FIXTURES / "solutions"

@@ -7,12 +7,12 @@ import dataclasses
 
 import pytest
 
-from harness.bench import crossover
-from harness.cases import expectation, get_family
-from harness.claims import (CLAIMS, VERDICTS, Finding, claims_markdown, evaluate, load_findings, run_claims, table,
+from leaklab.bench import crossover
+from leaklab.cases import expectation, get_family
+from leaklab.claims import (CLAIMS, VERDICTS, Finding, claims_markdown, evaluate, load_findings, run_claims, table,
                             write_claims)
-from harness.matrix import Cell
-from harness.run import Limits
+from leaklab.matrix import Cell
+from leaklab.run import Limits
 
 LIMITS = Limits(duration_s=3, warmup_s=1)
 BY_ID = {c.id: c for c in CLAIMS}
@@ -101,7 +101,7 @@ def test_save_without_the_runs_shows_no_stale_timer_picture(tmp_path):
 
 
 def test_bench_lines_give_time_cores_and_gomaxprocs():
-    from harness.bench import _parse
+    from leaklab.bench import _parse
     runs, procs = _parse("BenchmarkMaps/keys=100/writes=0%/sync.Map-2   \t  100000\t  14.50 ns/op\t  1.950 cores\n"
                          "BenchmarkMaps/keys=100/writes=0%/RWMutex-2   \t  100000\t  35.10 ns/op\n")
     assert procs == 2 and runs["100"]["sync.Map"]["0"] == [(14.5, 1.95)]

@@ -9,12 +9,12 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness import LeakLabError, Limits, get_family, run_family
-from harness.diagnose import (_run_briefly, asan_leaks, c_allocations, cgocheck_demo, check_finalizers,
+from leaklab import LeakLabError, Limits, get_family, run_family
+from leaklab.diagnose import (_run_briefly, asan_leaks, c_allocations, cgocheck_demo, check_finalizers,
                               diagnosis_tables, leak_profile_blind_spots, report, vet)
-from harness.profiles import (DiagnosisMissing, Frame, _parse_goroutines, _window, diagnose, goroutine_groups,
+from leaklab.profiles import (DiagnosisMissing, Frame, _parse_goroutines, _window, diagnose, goroutine_groups,
                               heap_growth, leak_profile, leak_profile_env, leak_profile_supported)
-from harness.toolchain import GoToolchain
+from leaklab.toolchain import GoToolchain
 
 from .conftest import FIXTURES
 

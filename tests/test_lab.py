@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import Limits, families, load_result, run_family
+from leaklab import Limits, families, load_result, run_family
 
 LIMITS = Limits(duration_s=3.5, interval_s=0.05, warmup_s=1)
 

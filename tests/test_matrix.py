@@ -1,18 +1,17 @@
 """The version matrix: toolchains fetched and cached, the classic timer case judged per Go version,
 and a GODEBUG setting a toolchain has removed reported as unsupported."""
 
-import dataclasses
 import json
 import time
 
 import psutil
 import pytest
 
-from harness import toolchain
-from harness.cases import get_family
-from harness.matrix import Cell, load_matrix, matrix_png, run_matrix
-from harness.run import Limits
-from harness.toolchain import fetch_go
+from leaklab import toolchain
+from leaklab.cases import get_family
+from leaklab.matrix import Cell, load_matrix, matrix_png, run_matrix
+from leaklab.run import Limits
+from leaklab.toolchain import fetch_go
 
 LIMITS = Limits(duration_s=3, warmup_s=1)
 
@@ -123,7 +122,7 @@ def test_cell_as_expected_compares_verdict_with_expectation():
 
 
 def test_expectations_are_keyed_by_go_version_and_godebug():
-    from harness.cases import expectation
+    from leaklab.cases import expectation
     fam = get_family("timer")
     assert expectation(fam, "classic", "go1.22.10").verdict == "leak"
     assert expectation(fam, "classic", "go1.26.8").verdict == "flat"

@@ -8,10 +8,10 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from harness import notebooks
-from harness.cases import CASES_DIR, families, get_family
+from leaklab import notebooks
+from leaklab.cases import cases_dir, families, get_family
 
-NOTEBOOKS = sorted(notebooks.NOTEBOOKS_DIR.glob("*.ipynb"))
+NOTEBOOKS = sorted(notebooks.notebooks_dir().glob("*.ipynb"))
 
 
 def _code(nb):
@@ -47,7 +47,7 @@ def test_notebook_is_thin(path):
         assert 1 <= len(lines) <= 3, f"{path.name}: a code cell of {len(lines)} lines:\n{cell.source}"
         assert not re.search(r"^\s*(def|class|for|while|with|if)\b|lambda", cell.source, re.M), cell.source
         for imp in re.findall(r"^\s*(?:from|import)\s+(\S+)", cell.source, re.M):
-            assert imp.split(".")[0] == "harness", f"{path.name}: imports {imp}; logic belongs in harness"
+            assert imp.split(".")[0] == "leaklab", f"{path.name}: imports {imp}; logic belongs in the leaklab package (harness/leaklab)"
 
 
 # --- the record and its check (synthetic records: no Go run) ----------------------------------------------
@@ -131,7 +131,7 @@ def test_a_notebook_that_raises_fails_with_the_cells_output_while_the_others_fin
     _tiny_notebook(folder / "02-broken.ipynb", "print('half-way there')\nraise ValueError('deliberately broken')")
     _tiny_notebook(folder / "00-overview.ipynb", "print('must not run after a failure')")
     with pytest.raises(notebooks.NotebookFailed) as failure:
-        notebooks.execute_all(tmp_path / "runs", tmp_path / "out", notebooks_dir=folder, jobs=2, timeout=60)
+        notebooks.execute_all(tmp_path / "runs", tmp_path / "out", folder=folder, jobs=2, timeout=60)
     message = str(failure.value)
     assert "02-broken.ipynb failed in cell" in message
     assert "half-way there" in message and "ValueError: deliberately broken" in message
@@ -143,7 +143,7 @@ def test_a_notebook_that_raises_fails_with_the_cells_output_while_the_others_fin
 _AT_ONCE = """
 import sys
 from pathlib import Path
-from harness.notebooks import execute
+from leaklab.notebooks import execute
 execute(Path(sys.argv[1]), Path(sys.argv[2]), {"out": sys.argv[3]}, timeout=60)
 """
 
@@ -193,7 +193,7 @@ def test_records_hold_start_and_end_of_every_signal_and_the_pngs_exist(executed_
 def test_a_tampered_expectation_fails_and_names_what_differs(executed_lab, tmp_path):
     out, _ = executed_lab
     cases = tmp_path / "go-cases"
-    shutil.copytree(CASES_DIR, cases, ignore=shutil.ignore_patterns("*.go", "go.mod", "testdata"))
+    shutil.copytree(cases_dir(), cases, ignore=shutil.ignore_patterns("*.go", "go.mod", "testdata"))
     syncmap = cases / "01-syncmap" / "expect.toml"
     text = syncmap.read_text()
     assert "rate = [-3e6, 3e6]" in text
@@ -201,7 +201,7 @@ def test_a_tampered_expectation_fails_and_names_what_differs(executed_lab, tmp_p
     cgo = cases / "05-cgo" / "expect.toml"
     cgo.write_text(cgo.read_text().replace('verdict = "leak"', 'verdict = "flat"', 1))
 
-    problems = notebooks.check(out, cases_dir=cases)
+    problems = notebooks.check(out, cases=cases)
     assert len(problems) == 2, problems
     band, verdict = problems
     measured = json.loads((out / "syncmap" / notebooks.RECORD).read_text())["variants"]["fixed"]["rate_per_s"]
@@ -212,7 +212,7 @@ def test_a_tampered_expectation_fails_and_names_what_differs(executed_lab, tmp_p
 
 
 def test_overview_reuses_the_runs_the_family_notebooks_left(tmp_path):
-    from harness.lab import Result
+    from leaklab.lab import Result
     for fam in families():
         for variant in notebooks.DEFAULT_VARIANTS:
             run_dir = tmp_path / fam.name / variant

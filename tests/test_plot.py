@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from matplotlib.colors import to_hex
 
-from harness import plot
-from harness.lab import Result
+from leaklab import plot
+from leaklab.lab import Result
 
 MiB = 2**20
 

@@ -7,9 +7,9 @@ import time
 import numpy as np
 import pytest
 
-from harness import Limits, get_family, measure
-from harness.build import build
-from harness.probe import read_samples
+from leaklab import Limits, get_family, measure
+from leaklab.build import build
+from leaklab.probe import read_samples
 
 from .conftest import FIXTURES
 

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from harness import report
-from harness._exceptions import BadParameter
-from harness.cases import families
-from harness.run import Limits
-from harness.notebooks import notebook_paths
-from harness.plot import COLOURS
+from leaklab import report
+from leaklab._exceptions import BadParameter
+from leaklab.cases import families
+from leaklab.run import Limits
+from leaklab.notebooks import notebook_paths
+from leaklab.plot import COLOURS
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]

@@ -12,7 +12,7 @@ import time
 import psutil
 import pytest
 
-from harness import Limits, ProgramFailed, measure
+from leaklab import Limits, ProgramFailed, measure
 
 from .conftest import FIXTURES
 
@@ -89,7 +89,7 @@ def test_a_failed_run_does_not_spoil_the_last_good_one(go, tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("after_s", [0.0, 1.0])
 def test_ctrl_c_leaves_no_process_and_keeps_the_samples(tmp_path, after_s):
-    cli = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", "--program", str(FIXTURES / "heap_leak"),
+    cli = subprocess.Popen([sys.executable, "-m", "leaklab.cli", "run", "--program", str(FIXTURES / "heap_leak"),
                             "--duration", "60", "--out", str(tmp_path)], stderr=subprocess.PIPE, text=True)
     try:
         kept = tmp_path / "program-heap_leak" / "program.failed"
@@ -113,8 +113,8 @@ def test_ctrl_c_leaves_no_process_and_keeps_the_samples(tmp_path, after_s):
 
 @pytest.mark.slow
 def test_ctrl_c_ends_a_bare_run_with_an_exception_after_killing_it(go, tmp_path):
-    from harness.build import build
-    from harness.run import execute
+    from leaklab.build import build
+    from leaklab.run import execute
     binary = build(FIXTURES / "heap_leak", tmp_path / "bin", go)
     threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT)).start()
     with pytest.raises(KeyboardInterrupt, match="interrupted"):

@@ -5,8 +5,8 @@ import os
 import psutil
 import pytest
 
-from harness import GoNotFound, GoTooOld, LeakLabError
-from harness.toolchain import MIN_GO, find_go, parse_version, run_go
+from leaklab import GoNotFound, GoTooOld, LeakLabError
+from leaklab.toolchain import MIN_GO, find_go, parse_version, run_go
 
 
 def test_the_installed_go_is_found_and_recent_enough(go):

@@ -5,8 +5,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from harness.probe import SIGNALS, Samples
-from harness.verdict import judge, judge_samples, overall
+from leaklab.probe import SIGNALS, Samples
+from leaklab.verdict import judge, judge_samples, overall
 
 MiB = 2**20
 HEAP = SIGNALS["heap_bytes"]

@@ -10,12 +10,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from harness import workshop
-from harness.run import Limits
+from leaklab import workshop
+from leaklab.run import Limits
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION_GO = Path(__file__).parent / "fixtures" / "solutions"
-NOTEBOOKS = sorted(workshop.SOLUTIONS.glob("*.ipynb"))
+NOTEBOOKS = sorted(workshop.solutions_dir().glob("*.ipynb"))
 LIMITS = Limits(duration_s=3.5, warmup_s=1.0, interval_s=0.05)
 
 
@@ -31,17 +31,17 @@ def test_there_is_a_solution_notebook_per_family():
 
 
 def test_the_committed_exercises_are_what_the_generator_makes(tmp_path):
-    made = workshop.prepare_exercises(workshop.SOLUTIONS, tmp_path)
+    made = workshop.prepare_exercises(workshop.solutions_dir(), tmp_path)
     assert [p.name for p in made] == [p.name for p in NOTEBOOKS]
     for path in made:
-        committed = workshop.EXERCISES / path.name
+        committed = workshop.exercises_dir() / path.name
         assert committed.read_text() == path.read_text(), f"run `make exercises` and commit {committed}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_an_exercise_keeps_the_questions_and_drops_the_answers(path):
     solution = nbformat.read(path, as_version=4)
-    exercise = nbformat.read(workshop.EXERCISES / path.name, as_version=4)
+    exercise = nbformat.read(workshop.exercises_dir() / path.name, as_version=4)
     answers = [c for c in solution.cells if "solution" in _tags(c)]
     assert any(c.cell_type == "markdown" for c in answers) and any(c.cell_type == "code" for c in answers)
     text = "\n".join(c.source for c in exercise.cells)
@@ -61,7 +61,7 @@ def test_the_notebook_solution_is_the_hidden_solution(path):
 
 # --- the labs pages ---------------------------------------------------------------------------------------------
 
-PAGES = sorted(workshop.LABS_DIR.glob("[0-9][0-9]-*.md"))
+PAGES = sorted(workshop.labs_dir().glob("[0-9][0-9]-*.md"))
 
 
 def test_the_claims_on_the_pages_are_the_ones_the_lab_measured():
@@ -78,7 +78,7 @@ def test_a_page_quotes_only_what_this_lab_measures(page):
     assert "FINDINGS" not in text and "../shared/" not in text
     caption = re.search(r"^\*Measured by the lab with (go1\.\d+\.\d+)", text, re.M)
     assert caption, "the measured picture says which Go made it"
-    assert caption[1] in (workshop.LABS_DIR / "img" / "captions.md").read_text()
+    assert caption[1] in (workshop.labs_dir() / "img" / "captions.md").read_text()
 
 
 def test_a_claim_the_lab_did_not_measure_is_a_clear_error(tmp_path):
@@ -89,7 +89,7 @@ def test_a_claim_the_lab_did_not_measure_is_a_clear_error(tmp_path):
 
 
 def test_updating_fills_the_block_and_keeps_the_prose(tmp_path):
-    from harness.claims import load_findings
+    from leaklab.claims import load_findings
 
     finding = load_findings()[0]
     page = tmp_path / "01-x.md"
@@ -106,7 +106,7 @@ def test_updating_fills_the_block_and_keeps_the_prose(tmp_path):
 def test_the_agenda_gives_start_times_and_the_readme_the_same_minutes():
     slots = workshop.agenda("13:30").slots()
     assert slots[0][0] == "13:30" and slots[1][0] == "13:40"
-    readme = (workshop.LABS_DIR / "README.md").read_text()
+    readme = (workshop.labs_dir() / "README.md").read_text()
     for minutes, topic, _ in workshop.AGENDA:
         if topic in {f.name for f in workshop.families()}:
             assert re.search(rf"\|\s*{minutes} min\s*\|.*{topic}", readme), f"labs/README.md: {topic} {minutes} min"
@@ -166,13 +166,13 @@ def test_the_handout_has_the_agenda_and_the_verdicts(deck):
 _EXECUTE = """
 import json, sys
 from pathlib import Path
-from harness.notebooks import execute
+from leaklab.notebooks import execute
 execute(Path(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3]), timeout=240)
 """
 
 
 def _execute(notebook: Path, out: Path, params: dict) -> nbformat.NotebookNode:
-    """Execute a notebook with harness.notebooks.execute, in a process of its own.
+    """Execute a notebook with leaklab.notebooks.execute, in a process of its own.
 
     Several run at once (each kernel has its own socket folder); a process each keeps the kernel
     clients' sockets, which jupyter_client leaves to the garbage collector, out of the test process.
@@ -191,7 +191,7 @@ def _texts(nb):
 def test_every_solution_notebook_runs_and_ends_fixed(tmp_path):
     params = {"duration": LIMITS.duration_s, "warmup": LIMITS.warmup_s, "workdir": tmp_path / "fixes"}
     jobs = [(p, tmp_path / p.name) for p in NOTEBOOKS]
-    jobs.append((workshop.EXERCISES / NOTEBOOKS[0].name, tmp_path / f"exercise-{NOTEBOOKS[0].name}"))
+    jobs.append((workshop.exercises_dir() / NOTEBOOKS[0].name, tmp_path / f"exercise-{NOTEBOOKS[0].name}"))
     with ThreadPoolExecutor(max_workers=3) as pool:
         done = list(pool.map(lambda job: _execute(*job, params | {"workdir": tmp_path / job[1].stem}), jobs))
     for nb in done[:-1]:

@@ -20,15 +20,18 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from ._exceptions import LeakLabError
-from .cases import CASES_DIR
+from .cases import cases_dir as default_cases_dir
+from .paths import content
 from .plot import colour
 from .toolchain import GoToolchain, find_go
 
-__all__ = ["BENCH_PNG", "BenchFailed", "BenchResult", "bench_png", "crossover", "load_bench", "plot_bench",
+__all__ = ["bench_png_path", "BenchFailed", "BenchResult", "bench_png", "crossover", "load_bench", "plot_bench",
            "run_bench"]
 
 #: Where ``leaklab bench`` draws its plot by default (docs/img/ of this checkout, wherever it is run from).
-BENCH_PNG = Path(__file__).resolve().parent.parent / "docs" / "img" / "bench-syncmap.png"
+def bench_png_path() -> Path:
+    """Where the committed benchmark picture lives: docs/img/ of the checkout."""
+    return content("docs", "img", "bench-syncmap.png")
 
 _LINE = re.compile(r"^BenchmarkMaps/keys=(\d+)/writes=(\d+)%/(\S+?)(?:-(\d+))?\s+\d+\s+([\d.]+) ns/op"
                    r"(?:\s+([\d.]+) cores)?")
@@ -96,11 +99,12 @@ def crossover(by_impl: dict[str, dict[str, float]]) -> float | None:
 
 
 def run_bench(keys: Sequence[int] = (), benchtime: str = "0.3s", count: int = 3, go: GoToolchain | None = None,
-              cases_dir: Path = CASES_DIR) -> BenchResult:
+              cases_dir: Path | None = None) -> BenchResult:
     """Run the benchmark (all key counts, or only ``keys``) and keep the median of ``count`` runs."""
     go = go or find_go()
     pattern = "BenchmarkMaps/" + (f"^keys=({'|'.join(str(k) for k in keys)})$/" if keys else "")
     cmd = [go.go, "test", "-run", "^$", "-bench", pattern, "-benchtime", benchtime, "-count", str(count), "./bench/"]
+    cases_dir = cases_dir or default_cases_dir()
     proc = go.run(*cmd[1:], cwd=cases_dir, timeout=1800)
     runs, procs = _parse(proc.stdout)
     if proc.returncode != 0 or not runs:
@@ -164,7 +168,7 @@ def bench_png(result: BenchResult, path: Path) -> Path:
 def cmd_bench(args) -> int:
     """``leaklab bench``: run the benchmark, print the crossover, draw the plot."""
     result = run_bench(args.keys or (), args.benchtime, args.count)
-    png = bench_png(result, args.plot or BENCH_PNG)
+    png = bench_png(result, args.plot or bench_png_path())
     if args.json:
         print(json.dumps(result.as_dict() | {"crossover_write_percent": result.crossovers(), "plot": str(png)},
                          indent=2))

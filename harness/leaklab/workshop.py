@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ._exceptions import BadParameter, LeakLabError
+from .paths import content
 from .cases import families, get_family
 from .lab import Result, run_family
 from .notebooks import execute
@@ -33,16 +34,22 @@ from .plot import plot_family, plot_overview, save_png
 from .probe import SIGNALS
 from .run import Limits
 
-__all__ = ["AGENDA", "LABS_DIR", "WORKSHOP_LIMITS", "SlidesUnavailable", "Agenda", "VerdictTable", "agenda",
+__all__ = ["AGENDA", "labs_dir", "WORKSHOP_LIMITS", "SlidesUnavailable", "Agenda", "VerdictTable", "agenda",
            "load_results", "prepare_exercises", "render_handout", "render_slides", "reveal_dir", "run_workshop",
            "verdict_table", "cmd_workshop", "publish_pictures", "parse_start", "claims_block", "pages_with_claims",
            "update_claims"]
 
-LABS_DIR = Path(__file__).resolve().parent.parent / "labs"
-NOTEBOOK = LABS_DIR / "workshop" / "workshop.ipynb"
-TEMPLATE = LABS_DIR / "workshop" / "template"
-SOLUTIONS = LABS_DIR / "notebooks" / "solutions"
-EXERCISES = LABS_DIR / "notebooks" / "exercises"
+def labs_dir() -> Path:
+    """The tutorial: labs/ of the checkout (pages, starters, workshop notebook and template)."""
+    return content("labs")
+
+
+def solutions_dir() -> Path:
+    return content("labs", "notebooks", "solutions")
+
+
+def exercises_dir() -> Path:
+    return content("labs", "notebooks", "exercises")
 
 #: Classroom runs: long enough that the curves speak for themselves on a projector.
 WORKSHOP_LIMITS = Limits(duration_s=12.0, warmup_s=2.0, interval_s=0.1)
@@ -68,7 +75,7 @@ class SlidesUnavailable(LeakLabError):
 def load_results(runs_dir: Path | str) -> dict[str, list[Result]]:
     """The results under ``runs_dir/<family>/{leaky,fixed}``, family by family, in the lab's order.
 
-    A family is included when both its runs are there (:func:`harness.notebooks.load_results`).
+    A family is included when both its runs are there (:func:`leaklab.notebooks.load_results`).
     """
     found = {fam.name: rs for fam in families() if (rs := _family_results(runs_dir, fam.name))}
     if not found:
@@ -204,7 +211,7 @@ def render_slides(notebook: Path, output: Path) -> Path:
     local = output.parent / "reveal.js"
     if not (local / "dist" / "reveal.js").is_file():
         shutil.copytree(reveal_dir(), local, ignore=shutil.ignore_patterns("*.map", "*.esm.js"), dirs_exist_ok=True)
-    exporter = SlidesExporter(template_name=TEMPLATE.name, extra_template_basedirs=[str(TEMPLATE.parent)],
+    exporter = SlidesExporter(template_name="template", extra_template_basedirs=[str(labs_dir() / "workshop")],
                               reveal_url_prefix="reveal.js", reveal_theme="white", exclude_input=True,
                               exclude_input_prompt=True, exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
@@ -256,7 +263,7 @@ def run_workshop(out: Path, *, limits: Limits = WORKSHOP_LIMITS, names: Sequence
     results = {f.name: run_family(f, "both", limits=limits, out=runs, progress=progress, **kwargs) for f in fams}
     made = {f"img/{name}.png": save_png(plot_family(rs), out / "img" / f"{name}.png") for name, rs in results.items()}
     made["overview.png"] = save_png(plot_overview(results), out / "overview.png")
-    made["workshop.ipynb"] = execute(NOTEBOOK, out / "workshop.ipynb", {"runs_dir": str(runs), "start": start})
+    made["workshop.ipynb"] = execute(labs_dir() / "workshop" / "workshop.ipynb", out / "workshop.ipynb", {"runs_dir": str(runs), "start": start})
     made["slides.html"] = render_slides(out / "workshop.ipynb", out / "slides.html")
     made["handout.html"] = render_handout(results, out / "handout.html", made["overview.png"], start)
     return made
@@ -289,10 +296,11 @@ def _exercise(nb):
     return nb
 
 
-def prepare_exercises(solutions: Path = SOLUTIONS, exercises: Path = EXERCISES) -> list[Path]:
+def prepare_exercises(solutions: Path | None = None, exercises: Path | None = None) -> list[Path]:
     """Write ``exercises/X.ipynb`` for every ``solutions/X.ipynb``, with the solution cells emptied."""
     import nbformat
 
+    solutions, exercises = solutions or solutions_dir(), exercises or exercises_dir()
     exercises.mkdir(parents=True, exist_ok=True)
     written = []
     for src in sorted(solutions.glob("*.ipynb")):
@@ -340,7 +348,7 @@ _CLAIMS_BLOCK = re.compile(r"(?P<open><!-- claims: (?P<ids>[\w -]+?) -->\n).*?(?
 
 
 def claims_block(findings, ids: Sequence[str]) -> str:
-    """The table of the claims ``ids`` as measured in ``findings`` (:class:`harness.claims.Finding`)."""
+    """The table of the claims ``ids`` as measured in ``findings`` (:class:`leaklab.claims.Finding`)."""
     by_id = {f.claim_id: f for f in findings}
     missing = [i for i in ids if i not in by_id]
     if missing:
@@ -364,7 +372,7 @@ def pages_with_claims(findings=None, pages: Sequence[Path] | None = None) -> dic
 
     findings = load_findings() if findings is None else findings
     out = {}
-    for page in pages if pages is not None else sorted(LABS_DIR.glob("[0-9][0-9]-*.md")):
+    for page in pages if pages is not None else sorted(labs_dir().glob("[0-9][0-9]-*.md")):
         text = page.read_text()
         out[page] = _CLAIMS_BLOCK.sub(lambda m: m["open"] + claims_block(findings, m["ids"].split()) + m["close"],
                                       text)

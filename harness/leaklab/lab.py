@@ -58,7 +58,7 @@ class Result:
     expected: str | None = None
     work_rate_per_s: float | None = None
     signals: dict = dataclasses.field(default_factory=dict)
-    #: With profiles: growing allocation sites, goroutine groups, the goroutine leak profile (harness.profiles).
+    #: With profiles: growing allocation sites, goroutine groups, the goroutine leak profile (leaklab.profiles).
     top_sites: list | None = None
     top_goroutines: list | None = None
     leak_profile: dict | None = None

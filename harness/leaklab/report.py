@@ -17,13 +17,13 @@ from pathlib import Path
 from ._exceptions import LeakLabError
 from .cases import families
 from .lab import Result, check_limits
+from .paths import resource
 from .notebooks import OVERVIEW_RECORD, RECORD, check, execute_all, load_results
 from .run import Limits
 
-__all__ = ["DEFAULT_REPORT", "TEMPLATES_DIR", "Report", "build_report", "page_name", "render"]
+__all__ = ["DEFAULT_REPORT", "Report", "build_report", "page_name", "render"]
 
 DEFAULT_REPORT = Path("reports")
-TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 #: Cells that only matter to papermill; the report drops them.
 _HIDDEN_TAGS = {"parameters", "injected-parameters", "report-hide"}
 
@@ -62,7 +62,7 @@ def _exporter():
     config.HTMLExporter.exclude_input = True
     config.HTMLExporter.exclude_input_prompt = True
     config.HTMLExporter.exclude_output_prompt = True
-    return HTMLExporter(config=config, template_name="leaklab", extra_template_basedirs=[str(TEMPLATES_DIR)])
+    return HTMLExporter(config=config, template_name="leaklab", extra_template_basedirs=[str(resource("templates"))])
 
 
 def render(executed: Sequence[Path], report: Path, out: Path) -> Path:
@@ -97,7 +97,7 @@ def build_report(out: Path, report: Path = DEFAULT_REPORT, limits: Limits = Limi
     """Execute every notebook (run data in ``out``, executed copies in ``report/notebooks``) and render them.
 
     ``limits`` (duration, interval, warm-up) are checked before any notebook starts; ``jobs`` family
-    notebooks run at a time (see :func:`harness.notebooks.execute_all`).
+    notebooks run at a time (see :func:`leaklab.notebooks.execute_all`).
     """
     check_limits(limits)
     started = time.monotonic()

@@ -24,9 +24,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ._exceptions import BadParameter, LeakLabError
-from .bench import BENCH_PNG, crossover, run_bench
+from .bench import crossover, run_bench
 from .build import build
-from .cases import CASES_DIR, get_family
+from .cases import cases_dir, get_family
+from .paths import content
 from .lab import DEFAULT_OUT, measure
 from .matrix import Cell, matrix_png, run_matrix
 from .probe import SIGNALS, read_samples
@@ -34,11 +35,13 @@ from .run import Limits, execute
 from .toolchain import GoToolchain, find_go, parse_version
 from .verdict import judge_samples
 
-__all__ = ["CLAIMS", "CLAIMS_JSON", "VERDICTS", "Claim", "ClaimCheckFailed", "ClaimsTable", "Finding",
+__all__ = ["CLAIMS", "claims_json", "VERDICTS", "Claim", "ClaimCheckFailed", "ClaimsTable", "Finding",
            "claims_markdown", "evaluate", "load_findings", "run_claims", "table", "write_claims"]
 
 #: Where ``leaklab claims`` keeps the findings (the markdown table goes beside it as claims.md).
-CLAIMS_JSON = Path(__file__).resolve().parent.parent / "docs" / "claims.json"
+def claims_json() -> Path:
+    """The committed findings: docs/claims.json of the checkout."""
+    return content("docs", "claims.json")
 #: What a verdict on a claim can be.
 VERDICTS = ("confirmed", "refuted", "corrected", "inconclusive")
 
@@ -85,7 +88,7 @@ class _Context:
     limits: Limits
     out: Path
     versions: Sequence[str]
-    cases: Path = CASES_DIR
+    cases: Path = dataclasses.field(default_factory=cases_dir)
 
 
 def _always(verdict: str) -> Callable[[dict], str]:
@@ -439,9 +442,10 @@ def claims_markdown(findings: Sequence[Finding], family: str | None = None) -> s
     return "\n".join(lines) + "\n"
 
 
-def load_findings(path: Path = CLAIMS_JSON) -> list[Finding]:
+def load_findings(path: Path | None = None) -> list[Finding]:
     """The findings a ``leaklab claims`` run saved."""
-    if not Path(path).is_file():
+    path = Path(path) if path is not None else claims_json()
+    if not path.is_file():
         raise ClaimCheckFailed(f"no findings at {path}: run `leaklab claims --save` first")
     return [Finding(**f) for f in json.loads(Path(path).read_text())["findings"]]
 
@@ -461,7 +465,7 @@ class ClaimsTable:
     __repr__ = __str__  # a console or a plain-text notebook output shows the table too
 
 
-def table(path: Path = CLAIMS_JSON, family: str | None = None) -> ClaimsTable:
+def table(path: Path | None = None, family: str | None = None) -> ClaimsTable:
     """The claims table saved by ``leaklab claims --save`` (docs/claims.json): no Go is run."""
     return ClaimsTable(load_findings(path), family)
 
@@ -485,7 +489,7 @@ def _bench_caption(png: Path) -> str:
     return f"sync.Map vs map+RWMutex, drawn by `leaklab bench` on {doc['date'][:10]} with {doc['go_version']}"
 
 
-def write_claims(findings: Sequence[Finding], path: Path = CLAIMS_JSON) -> Path:
+def write_claims(findings: Sequence[Finding], path: Path | None = None) -> Path:
     """Save the findings as JSON and the table beside it as ``claims.md``; returns the markdown path.
 
     Findings already saved there for other claims are kept: ``leaklab claims ID --save`` updates one row.
@@ -493,7 +497,7 @@ def write_claims(findings: Sequence[Finding], path: Path = CLAIMS_JSON) -> Path:
     The timer matrix picture (``img/matrix-timer-classic.png`` beside it) is redrawn from the runs
     these findings measured; without them the page shows no picture rather than a stale one.
     """
-    path = Path(path)
+    path = Path(path) if path is not None else claims_json()
     path.parent.mkdir(parents=True, exist_ok=True)
     fresh = {f.claim_id for f in findings}
     kept = [f for f in load_findings(path) if f.claim_id not in fresh] if path.is_file() else []
@@ -508,7 +512,7 @@ def write_claims(findings: Sequence[Finding], path: Path = CLAIMS_JSON) -> Path:
         timer = path.parent / "img/matrix-timer-classic.png"  # not measured this time: the saved picture still holds
     if timer:
         pictures += f"\n![The classic timer case across Go versions, measured with this table](img/{timer.name})\n"
-    bench = path.parent / "img" / BENCH_PNG.name
+    bench = path.parent / "img" / "bench-syncmap.png"
     if bench.is_file():
         pictures += f"\n![{_bench_caption(bench)}](img/{bench.name})\n"
     md = path.with_suffix(".md")
@@ -530,5 +534,5 @@ def cmd_claims(args) -> int:
     else:
         print(claims_markdown(findings))
     if args.save:
-        print(f"table: {write_claims(findings, args.save)}", file=sys.stderr)
+        print(f"table: {write_claims(findings, None if args.save is True else args.save)}", file=sys.stderr)
     return 0 if all(f.as_expected for f in findings) else 1

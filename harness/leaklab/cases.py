@@ -14,11 +14,13 @@ import tomllib
 from pathlib import Path
 
 from ._exceptions import BadParameter, UnknownFamily
+from .paths import content
 
-__all__ = ["CASES_DIR", "Expectation", "Family", "expectation", "families", "get_family"]
+__all__ = ["cases_dir", "Expectation", "Family", "expectation", "families", "get_family"]
 
-#: The Go module with the lab's programs (override with $LEAKLAB_CASES).
-CASES_DIR = Path(os.environ.get("LEAKLAB_CASES", Path(__file__).resolve().parent.parent / "go-cases"))
+def cases_dir() -> Path:
+    """The Go module with the lab's programs: ``go-cases/`` of the checkout (override with $LEAKLAB_CASES)."""
+    return Path(os.environ["LEAKLAB_CASES"]) if os.environ.get("LEAKLAB_CASES") else content("go-cases")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,14 +63,14 @@ def _load(folder: Path) -> Family:
                   work=spec.get("work", ""), work_rate=float(spec.get("work_rate", 0)), expect=expect)
 
 
-def families(cases_dir: Path = CASES_DIR) -> list[Family]:
+def families(cases: Path | None = None) -> list[Family]:
     """All families, in the order of their folder numbers."""
-    return [_load(d) for d in sorted(cases_dir.iterdir()) if (d / "expect.toml").is_file()]
+    return [_load(d) for d in sorted((cases or cases_dir()).iterdir()) if (d / "expect.toml").is_file()]
 
 
-def get_family(name: str, cases_dir: Path = CASES_DIR) -> Family:
+def get_family(name: str, cases: Path | None = None) -> Family:
     """The family called ``name`` (e.g. ``"syncmap"``)."""
-    known = families(cases_dir)
+    known = families(cases)
     for family in known:
         if family.name == name:
             return family

@@ -259,7 +259,7 @@ def diagnose(run_dir: Path, *, goroot: str | None = None, top: int = 5) -> Diagn
 
 
 def diagnosis_fields(run_dir: Path, goroot: str) -> dict:
-    """The fields a :class:`harness.lab.Result` carries from a diagnosis; empty when the run left no
+    """The fields a :class:`leaklab.lab.Result` carries from a diagnosis; empty when the run left no
     profiles (a run stopped at the memory cap never writes its end profiles)."""
     try:
         d = diagnose(run_dir, goroot=goroot)

@@ -1,6 +1,6 @@
 """Pictures of runs: a family's leaky and fixed curves on the same axes, and all families at a glance.
 
-Every function takes :class:`harness.lab.Result` objects and reads the samples from each result's
+Every function takes :class:`leaklab.lab.Result` objects and reads the samples from each result's
 run folder. Figures are plain :class:`matplotlib.figure.Figure` objects (no pyplot state), so they
 can be made in a loop, in a notebook or in a test alike; :func:`save_png` writes one to disk.
 """

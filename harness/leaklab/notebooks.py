@@ -22,18 +22,21 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from ._exceptions import LeakLabError
-from .cases import CASES_DIR, Family, expectation, families, get_family
+from .paths import content
+from .cases import Family, expectation, families, get_family
 from .lab import Result, load_result
 from .lab import run_family as _run_family
 from .probe import SIGNALS
 from .run import Limits
 
-__all__ = ["KERNEL", "NOTEBOOKS_DIR", "RECORD", "KernelMissing", "NotebookFailed", "Picture", "RegressionFailed", "check",
+__all__ = ["KERNEL", "notebooks_dir", "RECORD", "KernelMissing", "NotebookFailed", "Picture", "RegressionFailed", "check",
            "check_record", "execute", "execute_all", "figure", "load_results", "notebook_paths", "overview",
            "overview_figure", "record", "run_family", "table"]
 
 #: The notebooks shipped with the lab (``00-overview.ipynb`` and one ``NN-family.ipynb`` per family).
-NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+def notebooks_dir() -> Path:
+    """The lab's notebooks: notebooks/ of the checkout."""
+    return content("notebooks")
 #: The Jupyter kernel ``make setup`` installs; papermill runs every notebook under it.
 KERNEL = "leaklab"
 #: The file each family notebook writes in ``OUT/<family>/``.
@@ -137,7 +140,7 @@ class Picture:
 
 
 def figure(results: Sequence[Result]) -> Picture:
-    """The family's figure (see :func:`harness.plot.plot_family`), saved as ``OUT/<family>/<family>.png``."""
+    """The family's figure (see :func:`leaklab.plot.plot_family`), saved as ``OUT/<family>/<family>.png``."""
     from . import plot
     fig = plot.plot_family(results)
     return Picture(fig, plot.save_png(fig, plot.family_png(results)))
@@ -219,13 +222,13 @@ def check_record(rec: dict, family: Family) -> list[str]:
     return problems
 
 
-def check(out: str | Path, cases_dir: Path = CASES_DIR) -> list[str]:
+def check(out: str | Path, cases: Path | None = None) -> list[str]:
     """Check every record the notebooks wrote in ``out`` against ``expect.toml``; returns the differences."""
     out = Path(out)
     problems = []
     overview_path = out / OVERVIEW_RECORD
     from_overview = json.loads(overview_path.read_text()) if overview_path.is_file() else None
-    for fam in families(cases_dir):
+    for fam in families(cases):
         path = out / fam.name / RECORD
         if not path.is_file():
             problems.append(f"{fam.name}: no {RECORD} in {path.parent} (did its notebook run?)")
@@ -240,9 +243,9 @@ def check(out: str | Path, cases_dir: Path = CASES_DIR) -> list[str]:
 
 # --- executing the notebooks ------------------------------------------------------------------------------
 
-def notebook_paths(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Path]:
+def notebook_paths(folder: Path | None = None) -> list[Path]:
     """The notebooks in the order they must run: family notebooks first, the overview (``00-``) last."""
-    found = sorted(notebooks_dir.glob("[0-9][0-9]-*.ipynb"))
+    found = sorted((folder or notebooks_dir()).glob("[0-9][0-9]-*.ipynb"))
     return [p for p in found if not p.name.startswith("00-")] + [p for p in found if p.name.startswith("00-")]
 
 
@@ -314,7 +317,7 @@ def execute(notebook: Path, output: Path, parameters: Mapping[str, object], time
 
 
 def execute_all(out: Path, executed: Path, *, duration: float = 3.0, interval: float = 0.05, warmup: float = 1.0,
-                timeout: float = 300, notebooks_dir: Path = NOTEBOOKS_DIR, jobs: int = 2,
+                timeout: float = 300, folder: Path | None = None, jobs: int = 2,
                 progress: Callable[[str], None] | None = None) -> list[Path]:
     """Execute every notebook with the same parameters; return the executed copies in :func:`notebook_paths` order.
 
@@ -324,7 +327,7 @@ def execute_all(out: Path, executed: Path, *, duration: float = 3.0, interval: f
     """
     params = {"duration": duration, "interval": interval, "warmup": warmup, "out": str(Path(out).resolve())}
     executed = Path(executed).resolve()
-    paths = notebook_paths(notebooks_dir)
+    paths = notebook_paths(folder)
     family_nbs = [p for p in paths if not p.name.startswith("00-")]
     _check_kernel()
     try:

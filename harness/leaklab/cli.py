@@ -16,16 +16,17 @@ from rich.table import Table
 from rich.markup import escape
 
 from . import __version__, report
-from ._exceptions import LeakLabError
-from .bench import BENCH_PNG, cmd_bench
+from ._exceptions import GoNotFound, GoTooOld, LeakLabError
+from .bench import cmd_bench
 from .cases import families, get_family
 from .check import cmd_check
-from .claims import CLAIMS_JSON, cmd_claims
+from .claims import cmd_claims
 from .diagnose import diagnosis_tables
 from .lab import DEFAULT_OUT, Result, check_limits, run_family, run_program
 from .matrix import DEFAULT_GODEBUG, DEFAULT_VERSIONS, cmd_matrix
 from .probe import SIGNALS
 from .run import Limits
+from .toolchain import find_go
 from .workshop import cmd_workshop
 
 __all__ = ["main"]
@@ -62,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"leaklab {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="the families, their variants and signals")
+    sub.add_parser("doctor", help="which Go the lab uses; exit 1 when none suitable is found (used by make setup)")
     run = sub.add_parser("run", help="build, run and judge a family (or any Go main package)")
     run.add_argument("family", nargs="?", help="a family from `leaklab list`, or `all`")
     run.add_argument("--variant", default="both", help="leaky, fixed or both (default), or another variant the "
@@ -83,15 +85,15 @@ def _parser() -> argparse.ArgumentParser:
     ben.add_argument("--keys", type=int, nargs="+", help="key counts to run (default: all the benchmark has)")
     ben.add_argument("--benchtime", default="0.3s", help="go test -benchtime per case (default %(default)s)")
     ben.add_argument("--count", type=int, default=3, help="runs per case; the median is kept (default %(default)s)")
-    ben.add_argument("--plot", type=Path, default=BENCH_PNG, metavar="PNG",
-                     help="where to draw the plot; the numbers go beside it as .json (default %(default)s)")
+    ben.add_argument("--plot", type=Path, metavar="PNG",
+                     help="where to draw the plot; the numbers go beside it as .json (default docs/img/bench-syncmap.png of the checkout)")
     ben.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     clm = sub.add_parser("claims", help="measure the article's claims; print (and save) the claims table")
     clm.add_argument("ids", nargs="*", help="claim ids (default: all)")
     clm.add_argument("--go", nargs="+", metavar="RELEASE", help="Go releases for the timer matrix "
                      "(default: 1.22 and the installed one)")
-    clm.add_argument("--save", type=Path, nargs="?", const=CLAIMS_JSON, metavar="JSON",
-                     help=f"save the findings and claims.md beside them (default {CLAIMS_JSON.name} in docs/)")
+    clm.add_argument("--save", type=Path, nargs="?", const=True, metavar="JSON",
+                     help="save the findings and claims.md beside them (default docs/claims.json of the checkout)")
     _add_run_options(clm)
     chk = sub.add_parser("check", help="check your fix of an exercise (labs/exercises/FAMILY); exit 0 when fixed")
     chk.add_argument("family", help="a family from `leaklab list`")
@@ -151,6 +153,16 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    try:
+        found = find_go()
+    except (GoNotFound, GoTooOld) as exc:
+        _err.print(f"leaklab: {escape(str(exc))}", highlight=False)
+        return 1
+    print(f"leaklab: using {found.version} at {found.go}")
+    return 0
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     if bool(args.family) == bool(args.program):
         raise LeakLabError("name a family (see `leaklab list`) or give --program DIR, not both and not neither")
@@ -201,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if hasattr(args, "duration"):  # every command that runs programs takes the same run options
             args.limits = _limits(args)
             check_limits(args.limits)
-        return {"list": _cmd_list, "run": _cmd_run, "check": cmd_check, "workshop": cmd_workshop, "report": _cmd_report,
+        return {"list": _cmd_list, "doctor": _cmd_doctor, "run": _cmd_run, "check": cmd_check, "workshop": cmd_workshop, "report": _cmd_report,
                 "matrix": cmd_matrix, "bench": cmd_bench, "claims": cmd_claims}[args.command](args)
     except LeakLabError as exc:
         _err.print(f"[bold red]leaklab: error:[/] {escape(str(exc))}", highlight=False)

@@ -13,6 +13,10 @@ class GoTooOld(LeakLabError):
     """The Go toolchain found is older than the lab needs."""
 
 
+class LabContentMissing(LeakLabError):
+    """The lab's content (go-cases/, notebooks/, labs/) is not where the lab looked."""
+
+
 class UnknownFamily(LeakLabError):
     """A family name that go-cases/ does not define."""
 
