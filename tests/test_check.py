@@ -39,7 +39,7 @@ def test_starter_is_the_leaky_case_plus_a_marker(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_every_family_has_a_hint_a_solution_and_a_cheat(name):
-    assert chk._hints(name)["hint"]
+    assert chk.hints(name)["hint"] and chk.hints(name)["more"]
     assert (SOLUTIONS / name / "main.go").is_file()
     assert any(p.name.startswith(f"{name}-") for p in _cheats())
 
@@ -47,6 +47,23 @@ def test_every_family_has_a_hint_a_solution_and_a_cheat(name):
 def test_a_missing_folder_is_a_clear_error(tmp_path):
     with pytest.raises(chk.BadParameter, match="not a folder"):
         chk.check("timer", tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("signal", ["heap_bytes", "goroutines", "outside_go_bytes"])
+def test_there_is_a_hint_for_every_signal_a_fix_can_leak_through(name, signal):
+    assert chk.hints(name, signal)["hint"] and chk.hints(name, signal)["more"]
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("argv, message", [(["check", "timerr"], "timerr"),
+                                           (["check", "timer", "--path", "/nowhere/at/all"], "not a folder")])
+def test_bad_arguments_fail_before_anything_is_printed_or_built(leaklab, monkeypatch, argv, message):
+    built = []
+    monkeypatch.setattr(chk, "measure", lambda *a, **k: built.append(a))
+    code, out, err = leaklab(*argv)
+    assert code == 2 and message in err and "error" in err
+    assert "building" not in err and not out and not built
 
 
 # --- the judgement, on made-up results ---------------------------------------------------------------------
@@ -72,6 +89,55 @@ def test_flat_with_the_expected_work_is_fixed():
 
 def test_a_leak_on_another_signal_is_not_a_fix():
     assert _judge(_result(work=900, goroutines="leak")) == "leaking"
+
+
+def test_the_headline_is_the_strongest_leak_and_the_hint_fits_it():
+    """A "fix" of timer that parks a goroutine per request: the heap grows a little, goroutines a lot."""
+    parked = _result("leak", work=900, goroutines="leak")
+    parked.rate_per_s = parked.signals["heap_bytes"]["rate_per_s"] = 0.8 * 2**20  # 1.6x its threshold
+    parked.signals["goroutines"] |= {"rate_per_s": 1000.0, "reason": "goroutines reason"}  # 100x its threshold
+    assert chk.leaking_signals(parked) == ["goroutines", "heap_bytes"]
+    status, headline, details, _ = chk._judge(get_family("timer"), parked, LIMITS, Path("unused"), None, None)
+    assert status == "leaking" and headline.startswith("still leaking: goroutines +1,000")
+    assert details[0] == "goroutines reason" and details[1].startswith("also growing: Go heap")
+    assert chk.hints("timer", "goroutines")["hint"] != chk.hints("timer")["hint"]
+    assert "goroutine" in chk.hints("timer", "goroutines")["hint"]
+
+
+def _fake_runs(monkeypatch, tmp_path, verdict="leak"):
+    """check() on a made-up run: nothing is built, the result leaks (or not) on the heap."""
+    result = _result(verdict, work=get_family("timer").work_rate, run_dir=tmp_path)
+    monkeypatch.setattr(chk, "measure", lambda *a, **k: result)
+    monkeypatch.setattr(chk, "save_curve", lambda r, path, title: path)
+    return result
+
+
+@pytest.mark.timeout(30)
+def test_the_second_hint_comes_on_the_second_failed_try(monkeypatch, tmp_path):
+    _fake_runs(monkeypatch, tmp_path)
+    first = chk.check("timer", limits=LIMITS, out=tmp_path / "runs")
+    second = chk.check("timer", limits=LIMITS, out=tmp_path / "runs")
+    assert first.hint == second.hint == chk.hints("timer")["hint"]
+    assert not first.more and "second hint follows" in chk.format_report(first)
+    assert second.more == chk.hints("timer")["more"] and (first.tries, second.tries) == (1, 2)
+    assert f"another hint: {second.more}" in chk.format_report(second)
+    # A run that no longer leaks starts the count again; another folder has a count of its own.
+    _fake_runs(monkeypatch, tmp_path, "flat")
+    assert chk.check("timer", limits=LIMITS, out=tmp_path / "runs").tries == 0
+    _fake_runs(monkeypatch, tmp_path)
+    assert not chk.check("timer", limits=LIMITS, out=tmp_path / "runs").more
+    assert not chk.check("timer", tmp_path, limits=LIMITS, out=tmp_path / "runs").more
+
+
+@pytest.mark.timeout(30)
+def test_asking_for_the_hint_gives_the_second_one_at_once(monkeypatch, tmp_path, capsys):
+    import argparse
+
+    _fake_runs(monkeypatch, tmp_path)
+    args = argparse.Namespace(family="timer", path=None, limits=LIMITS, out=tmp_path / "runs", json=False, hint=True)
+    assert chk.cmd_check(args) == 1
+    out, err = capsys.readouterr()
+    assert f"another hint: {chk.hints('timer')['more']}" in out and err.startswith("leaklab: building")
 
 
 def test_inconclusive_does_not_pass():

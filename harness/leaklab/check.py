@@ -39,10 +39,13 @@ from .probe import SIGNALS, read_samples
 from .run import Limits
 from .toolchain import GoToolchain
 
-__all__ = ["WORK_EVIDENCE", "WORK_FRACTION", "CheckReport", "WorkEvidence", "check", "cmd_check",
-           "copy_starter", "format_report", "reference_work_rate", "save_curve", "starter", "work_evidence"]
+__all__ = ["TRIES_FILE", "WORK_EVIDENCE", "WORK_FRACTION", "CheckReport", "GoSource", "WorkEvidence", "check",
+           "cmd_check", "copy_starter", "format_report", "hints", "leaking_signals", "reference_work_rate",
+           "save_curve", "show", "starter", "validate", "work_evidence"]
 
-#: The starters, one folder per family.
+#: In the runs folder: how many times in a row each program was checked and still leaked (the second
+#: time, the checker adds the ``more`` hint of hints.toml).
+TRIES_FILE = ".check-tries.json"
 
 #: A fix must keep at least this share of the expected work rate (cheats in the tests do 0-50 %).
 WORK_FRACTION = 0.7
@@ -83,6 +86,8 @@ class CheckReport:
     headline: str
     details: list[str]
     hint: str = ""
+    more: str = ""  # the second hint (hints.toml ``more``): shown on a second failed try, or when asked for
+    tries: int = 0  # checks of this program in a row that still leaked, this one included
     signal: str = ""
     rate_per_s: float = math.nan
     work_rate_per_s: float | None = None
@@ -110,6 +115,16 @@ def starter(family: str) -> Path:
     return content("labs", "exercises", get_family(family).name)
 
 
+def validate(family: str, path: Path | str | None = None) -> tuple[Family, Path]:
+    """The family and the folder to check (default: its starter); :class:`BadParameter` before anything runs."""
+    fam = get_family(family)
+    folder = Path(path) if path is not None else starter(fam.name)
+    if not folder.is_dir():
+        raise BadParameter(f"--path must be the folder of your main.go; {folder} is not a folder "
+                           f"(the starter is {starter(fam.name)})")
+    return fam, folder
+
+
 def copy_starter(family: str, workdir: Path | str) -> Path:
     """Copy the family's starter to ``workdir/<family>/main.go`` (never over an existing file); return the folder."""
     folder = Path(workdir) / get_family(family).name
@@ -119,9 +134,61 @@ def copy_starter(family: str, workdir: Path | str) -> Path:
     return folder
 
 
-def _hints(family: str) -> dict[str, str]:
+@dataclasses.dataclass
+class GoSource:
+    """A Go file shown as Go: highlighted in a notebook (a fenced block), plain text elsewhere."""
+
+    path: Path
+
+    def _repr_markdown_(self) -> str:
+        return (f"Your copy: `{self.path}`. Edit it in Jupyter's editor, or replace it from a cell that starts with "
+                f"`%%writefile {self.path}`.\n\n```go\n{self.path.read_text().rstrip()}\n```\n")
+
+    def __repr__(self) -> str:
+        return f"{self.path}\n\n{self.path.read_text()}"
+
+
+def show(folder: Path | str) -> GoSource:
+    """The ``main.go`` in ``folder``, to show in a notebook as Go code."""
+    return GoSource(Path(folder) / "main.go")
+
+
+def _hints_file() -> dict:
     path = content("labs", "exercises", "hints.toml")
-    return tomllib.loads(path.read_text()).get(family, {}) if path.is_file() else {}
+    return tomllib.loads(path.read_text()) if path.is_file() else {}
+
+
+def hints(family: str, signal: str | None = None) -> dict[str, str]:
+    """The ``hint`` and ``more`` for a program of ``family`` that leaks through ``signal``.
+
+    The family's own hints when ``signal`` is the family's signal (or ``None``); otherwise the family's
+    table for that signal (``[timer.goroutines]``), else the general one (``[signal.goroutines]``): a
+    change that trades one leak for another gets the hint of the leak it has now.
+    """
+    fam, table = get_family(family), _hints_file()
+    own = table.get(fam.name, {})
+    if signal is None or signal == fam.signal:
+        return {k: v for k, v in own.items() if isinstance(v, str)}
+    return own.get(signal) or table.get("signal", {}).get(signal, {})
+
+
+def _tries(out: Path, family: str, path: Path, leaking: bool) -> int:
+    """Record one more check of ``path``; return how many in a row still leaked (0 once it stops leaking)."""
+    import json
+
+    file = out / TRIES_FILE
+    try:
+        state = json.loads(file.read_text())
+    except (OSError, ValueError):
+        state = {}
+    key = f"{family} {path.resolve()}"
+    state[key] = state.get(key, 0) + 1 if leaking else 0
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        file.write_text(json.dumps(state, indent=1))
+    except OSError:  # a read-only runs folder costs the second hint, not the check
+        pass
+    return state[key]
 
 
 def _fmt_rate(signal: str, rate: float) -> str:
@@ -165,19 +232,38 @@ def reference_work_rate(fam: Family, limits: Limits, out: Path, go: GoToolchain 
     return _references[key]
 
 
-def _leaking(result: Result) -> list[str]:
+def _strength(result: Result, name: str) -> float:
+    """How far above its flat threshold signal ``name`` grows (a run stopped at the memory cap: infinite)."""
+    if name == result.signal and result.capped:
+        return math.inf
+    rate = result.signals.get(name, {}).get("rate_per_s", result.rate_per_s if name == result.signal else 0.0)
+    return rate / SIGNALS[name].min_rate if rate is not None and math.isfinite(rate) else 0.0
+
+
+def leaking_signals(result: Result) -> list[str]:
+    """The signals that leak in ``result``, the strongest first (growth against each signal's threshold)."""
     names = [result.signal] + [n for n in PROGRAM_SIGNALS if n != result.signal]
-    return [n for n in names if result.signals.get(n, {}).get("verdict") == "leak"
-            or (n == result.signal and result.verdict == "leak")]
+    leaking = [n for n in names if result.signals.get(n, {}).get("verdict") == "leak"
+               or (n == result.signal and result.verdict == "leak")]
+    return sorted(leaking, key=lambda n: -_strength(result, n))
+
+
+def _rate_of(result: Result, name: str) -> float:
+    return result.signals.get(name, {}).get("rate_per_s", result.rate_per_s if name == result.signal else math.nan)
+
+
+def _reason_of(result: Result, name: str) -> str:
+    return result.reason if name == result.signal else result.signals.get(name, {}).get("reason", "")
 
 
 def _judge(fam: Family, result: Result, limits: Limits, out: Path, go: GoToolchain | None,
            reference: float | None) -> tuple[str, str, list[str], float | None]:
     """(status, headline, details, reference rate) for a run that completed."""
-    leaking = _leaking(result)
+    leaking = leaking_signals(result)
     if leaking:
-        lines = [f"{SIGNALS[n].label} {_fmt_rate(n, result.signals[n]['rate_per_s'])}" for n in leaking]
-        return "leaking", f"still leaking: {lines[0]}", lines[1:] + [result.reason], reference
+        lines = [f"{SIGNALS[n].label} {_fmt_rate(n, _rate_of(result, n))}" for n in leaking]
+        return ("leaking", f"still leaking: {lines[0]}",
+                [_reason_of(result, leaking[0])] + [f"also growing: {line}" for line in lines[1:]], reference)
     if result.verdict != "flat":
         return ("inconclusive", f"cannot tell yet: {result.reason}",
                 [f"run longer, e.g. `leaklab check {fam.name} --duration {2 * limits.duration_s:g}`"], reference)
@@ -215,20 +301,18 @@ def _judge(fam: Family, result: Result, limits: Limits, out: Path, go: GoToolcha
 
 def check(family: str, path: Path | None = None, *, limits: Limits = Limits(), out: Path = Path("runs"),
           go: GoToolchain | None = None, variant: str = "check", reference: float | None = None,
-          progress=None) -> CheckReport:
+          progress=None, more: bool = False) -> CheckReport:
     """Build and run the learner's program for ``family`` (default: its starter) and judge the fix.
 
     ``reference`` is a work rate of the leaky program already measured with the same limits; when it
-    is ``None`` and one is needed, it is measured. Raises :class:`BuildFailed` when the program does not
-    compile; a program that crashes or stops is reported as not fixed.
+    is ``None`` and one is needed, it is measured. A program that still leaks gets the hint that fits
+    its strongest leak, and the second hint too when ``more`` is set or it leaked the last time it was
+    checked with the same ``out`` (:data:`TRIES_FILE`). Raises :class:`BadParameter` for an unknown
+    family or a missing folder and :class:`BuildFailed` when the program does not compile; a program
+    that crashes or stops is reported as not fixed.
     """
-    fam = get_family(family)
+    fam, path = validate(family, path)
     out = Path(out)
-    path = Path(path) if path is not None else content("labs", "exercises", fam.name)
-    if not path.is_dir():
-        raise BadParameter(f"--path must be the folder of your main.go; {path} is not a folder "
-                           f"(the starter is {content('labs', 'exercises', fam.name)})")
-    hints = _hints(fam.name)
     base = dict(family=fam.name, path=str(path), expected_work_rate=fam.work_rate)
     try:
         result = measure(path, fam.name, variant, limits=limits, out=out, signal=fam.signal, go=go,
@@ -240,11 +324,13 @@ def check(family: str, path: Path | None = None, *, limits: Limits = Limits(), o
     status, headline, details, ref = _judge(fam, result, limits, out, go, reference)
     curve = save_curve(result, Path(result.run_dir) / "curve.png",
                        f"leaklab check {fam.name}: {status} ({result.go_version})")
+    tries = _tries(out, fam.name, path, status == "leaking")
+    hint = hints(fam.name, leaking_signals(result)[0]) if status == "leaking" else {}
     return CheckReport(passed=status == "fixed", status=status, headline=headline, details=details,
-                       hint=hints.get("hint", "") if status == "leaking" else "", signal=result.signal,
-                       rate_per_s=result.rate_per_s, work_rate_per_s=result.work_rate_per_s,
-                       reference_work_rate=ref, go_version=result.go_version, run_dir=result.run_dir,
-                       curve=str(curve), **base)
+                       hint=hint.get("hint", ""), more=hint.get("more", "") if more or tries >= 2 else "",
+                       tries=tries, signal=result.signal, rate_per_s=result.rate_per_s,
+                       work_rate_per_s=result.work_rate_per_s, reference_work_rate=ref,
+                       go_version=result.go_version, run_dir=result.run_dir, curve=str(curve), **base)
 
 
 def format_report(report: CheckReport) -> str:
@@ -254,6 +340,10 @@ def format_report(report: CheckReport) -> str:
     lines += [f"    {d}" for d in report.details if d]
     if report.hint:
         lines.append(f"  hint: {report.hint}")
+    if report.more:
+        lines.append(f"  another hint: {report.more}")
+    elif report.hint:
+        lines.append("  (check again after your next change: if it still leaks, a second hint follows)")
     if report.curve:
         lines.append(f"  curve: {report.curve}")
     if report.go_version:
@@ -262,15 +352,16 @@ def format_report(report: CheckReport) -> str:
 
 
 def cmd_check(args) -> int:
-    """``leaklab check FAMILY [--path DIR]``: exit 0 only when the leak is fixed and the work still done."""
-    import json
+    """``leaklab check FAMILY [--path DIR] [--hint]``: exit 0 only when the leak is fixed and the work still done.
 
+    The family and the folder are checked before anything is printed or built.
+    """
+    import json
     import sys
 
-    limits = args.limits
-
-    where = args.path or f"the starter of {args.family}"
-    print(f"leaklab: building {where} and running it for {limits.duration_s:g} s...", file=sys.stderr)
-    report = check(args.family, args.path, limits=limits, out=args.out)
+    fam, path = validate(args.family, args.path)
+    where = args.path or f"the starter of {fam.name}"
+    print(f"leaklab: building {where} and running it for {args.limits.duration_s:g} s...", file=sys.stderr)
+    report = check(fam.name, path, limits=args.limits, out=args.out, more=getattr(args, "hint", False))
     print(json.dumps(report.as_dict(), indent=2) if args.json else format_report(report))
     return 0 if report.passed else 1
