@@ -88,3 +88,64 @@ def test_missing_samples_say_how_to_get_them(pair):
     (plot.Path(pair[0].run_dir) / "samples.jsonl").unlink()
     with pytest.raises(plot.RunDataMissing, match="leaklab run demo"):
         plot.plot_family(pair)
+
+
+def _drawn(fig):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()  # places the texts
+    return canvas.get_renderer()
+
+
+def test_the_rate_at_the_end_of_each_curve_is_inside_the_frame(pair):
+    fig = plot.plot_family(pair)
+    renderer, top = _drawn(fig), fig.axes[0]
+    frame = top.get_window_extent(renderer)
+    labels = [t for t in top.texts if t.get_text().endswith("MiB/s")]
+    assert len(labels) == 2
+    for text in labels:
+        box = text.get_window_extent(renderer)
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1, text
+
+
+def test_the_leaky_curve_is_drawn_above_the_fixed_one(pair):
+    fig = plot.plot_family(list(reversed(pair)))  # fixed first: drawn first, it would still come out below
+    for ax in fig.axes:
+        z = {}
+        for line in ax.get_lines():
+            variant = line.get_label().split(":")[0]
+            z.setdefault(variant, line.get_zorder())
+        if {"leaky", "fixed"} <= z.keys():
+            assert z["leaky"] > z["fixed"], ax.get_title()
+
+
+def test_the_goroutine_rate_on_a_curve_is_a_whole_number(tmp_path):
+    runs = [_run(tmp_path, "g", "leaky", signal="goroutines", slope=1234.4),
+            _run(tmp_path, "g", "fixed", signal="goroutines", slope=-0.51, verdict="flat")]
+    texts = [t.get_text() for t in plot.plot_family(runs).axes[0].texts]
+    assert "+1,234 goroutines/s" in texts and "-1 goroutines/s" in texts
+
+
+def test_the_reading_picture_shows_what_a_verdict_reads(tmp_path):
+    leaky = _run(tmp_path, "demo", "leaky", gc_every=4)
+    fixed = _run(tmp_path, "demo", "fixed", slope=0.0, verdict="flat", gc_every=4)
+    fig = plot.plot_reading(leaky, fixed)
+    left, mid, right = fig.axes
+    assert left.get_title(loc="left").startswith("leak") and mid.get_title(loc="left").startswith("flat")
+    assert right.get_title(loc="left").startswith("not yet")
+    labels = {line.get_label() for line in left.get_lines()}
+    assert "live heap measured by each GC" in labels and any(label.startswith("growth at the threshold")
+                                                             for label in labels)
+    assert "inconclusive" in " ".join(t.get_text() for t in right.texts)
+    points = next(line for line in left.get_lines() if line.get_label() == "live heap measured by each GC")
+    assert len(points.get_xdata()) == 59 // 4  # one point per collection
+    assert right.get_xlim()[1] < left.get_xlim()[1]  # the same run, before the lab could tell
+    png = plot.reading_figure({"demo": [leaky, fixed]}, "demo")._repr_png_()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_reading_picture_needs_a_heap_family(tmp_path):
+    runs = [_run(tmp_path, "g", "leaky", signal="goroutines"), _run(tmp_path, "g", "fixed", signal="goroutines")]
+    with pytest.raises(plot.LeakLabError, match="Go heap"):
+        plot.plot_reading(*runs)

@@ -7,9 +7,11 @@ can be made in a loop, in a notebook or in a test alike; :func:`save_png` writes
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import textwrap
+from dataclasses import dataclass
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -21,8 +23,8 @@ from ._exceptions import LeakLabError
 from .lab import Result
 from .probe import SIGNALS, Samples, read_samples
 
-__all__ = ["COLOURS", "RunDataMissing", "colour", "family_png", "overview_png", "plot_family", "plot_overview",
-           "save_png"]
+__all__ = ["COLOURS", "READING_PNG", "PngFigure", "RunDataMissing", "colour", "family_png", "overview_png",
+           "plot_family", "plot_overview", "plot_reading", "reading_figure", "save_png", "save_reading", "zorder"]
 
 #: One colour per variant, the same in every figure (Okabe-Ito palette: safe for colour-blind readers).
 COLOURS = {"leaky": "#D55E00", "fixed": "#0072B2"}
@@ -39,6 +41,12 @@ def colour(variant: str) -> str:
     return COLOURS.get(variant) or _OTHER[sum(map(ord, variant)) % len(_OTHER)]
 
 
+def zorder(variant: str) -> float:
+    """Where ``variant`` is drawn: the leaky curve above the fixed one, which would otherwise hide it
+    wherever they overlap (the goroutine counts of most families)."""
+    return 3.0 if variant == "leaky" else 2.5 if variant == "fixed" else 2.0
+
+
 def _samples(result: Result) -> Samples:
     path = Path(result.run_dir) / "samples.jsonl"
     if not path.is_file():
@@ -51,8 +59,14 @@ def _scaled(samples: Samples, name: str) -> np.ndarray:
     return samples[name] / SIGNALS[name].scale
 
 
+def _digits(signal: str, digits: int) -> int:
+    """Goroutines are whole: their rates are shown without decimals."""
+    return 0 if SIGNALS[signal].display_unit == "goroutines" else digits
+
+
 def _rate_text(result: Result) -> str:
-    rate = "no rate" if math.isnan(result.rate_per_s) else SIGNALS[result.signal].rate(result.rate_per_s)
+    sig = SIGNALS[result.signal]
+    rate = sig.rate(result.rate_per_s, digits=_digits(result.signal, 2)) if _finite(result.rate_per_s) else "no rate"
     return f"{result.variant}: {rate} ({result.verdict})"
 
 
@@ -71,19 +85,41 @@ def _warmup_s(result: Result) -> float:
 
 def _signal_panel(ax: Axes, runs: Sequence[tuple[Result, Samples]], signal: str, annotate: bool = True) -> None:
     sig = SIGNALS[signal]
+    ends = []
     for result, samples in runs:
         if signal not in samples.columns:
             continue
         y = _scaled(samples, signal)
-        ax.plot(samples.t, y, color=colour(result.variant), lw=1.6,
+        ax.plot(samples.t, y, color=colour(result.variant), lw=1.6, zorder=zorder(result.variant),
                 label=_rate_text(result) if annotate else result.variant)
-        if annotate and len(y) and not math.isnan(result.rate_per_s):
-            ax.annotate(sig.rate(result.rate_per_s, digits=1), (samples.t[-1], y[-1]),
-                        xytext=(4, 0), textcoords="offset points", va="center", fontsize=9,
-                        color=colour(result.variant), fontweight="bold")
-    ax.set_ylabel(f"{textwrap.fill(sig.label, 30)}\n[{sig.display_unit}]")
+        if signal == "heap_bytes":  # what the verdict reads on the heap: the live heap each GC measured
+            gc_t, live = _live_after_gc(samples)
+            ax.plot(gc_t, live, ls="none", marker="o", ms=4, color=colour(result.variant), mec="black", mew=0.4,
+                    zorder=zorder(result.variant) + 0.1)
+        if annotate and len(y) and _finite(result.rate_per_s):
+            ends.append((result, float(samples.t[-1]), float(y[-1])))
+    label = "Go heap: sampled (line),\nlive after each GC (dots)" if signal == "heap_bytes" else textwrap.fill(sig.label, 30)
+    ax.set_ylabel(f"{label}\n[{sig.display_unit}]")
     ax.set_ylim(bottom=min(0.0, ax.get_ylim()[0]))
+    ax.margins(x=0.02)
     ax.grid(alpha=0.3)
+    for result, t, y in ends:
+        _end_label(ax, sig.rate(result.rate_per_s, digits=_digits(signal, 1)), t, y, colour(result.variant),
+                   zorder(result.variant))
+
+
+def _finite(value) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+def _end_label(ax: Axes, text: str, t: float, y: float, c: str, z: float) -> None:
+    """The rate at the end of a curve, inside the frame: right-aligned on the curve's last point and
+    above it, or below it when the point is near the top."""
+    low, high = ax.get_ylim()
+    above = (y - low) < 0.85 * (high - low)
+    ax.annotate(text, (t, y), xytext=(-3, 5 if above else -5), textcoords="offset points", ha="right",
+                va="bottom" if above else "top", fontsize=9, color=c, fontweight="bold", zorder=z + 1,
+                annotation_clip=True, bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.6))
 
 
 def _memory_panel(ax: Axes, runs: Sequence[tuple[Result, Samples]]) -> None:
@@ -92,14 +128,15 @@ def _memory_panel(ax: Axes, runs: Sequence[tuple[Result, Samples]]) -> None:
         c = colour(result.variant)
         if "heap_bytes" in samples.columns:
             heap = _scaled(samples, "heap_bytes")
-            ax.plot(samples.t, heap, color=c, lw=1.6, label=f"{result.variant}: Go heap")
+            ax.plot(samples.t, heap, color=c, lw=1.6, zorder=zorder(result.variant), label=f"{result.variant}: Go heap")
             if "gc_cycles" in samples.columns:
                 gc = np.flatnonzero(np.diff(samples["gc_cycles"]) > 0) + 1
                 ax.plot(samples.t[gc], heap[gc], ls="none", marker="v", ms=5, color=c, mec="black", mew=0.5,
-                        label=f"{result.variant}: a GC cycle ended ({len(gc)})")
+                        zorder=zorder(result.variant) + 0.1, label=f"{result.variant}: a GC cycle ended ({len(gc)})")
         if "rss_bytes" in samples.columns:
             rss = _scaled(samples, "rss_bytes")
-            ax.plot(samples.t, rss, color=c, lw=1.4, ls="--", label=f"{result.variant}: process RSS")
+            ax.plot(samples.t, rss, color=c, lw=1.4, ls="--", zorder=zorder(result.variant),
+                    label=f"{result.variant}: process RSS")
             if "heap_bytes" in samples.columns:
                 ax.fill_between(samples.t, heap, rss, color=c, alpha=0.08, lw=0)
     ax.set_ylabel("memory [MiB]")
@@ -110,7 +147,8 @@ def _memory_panel(ax: Axes, runs: Sequence[tuple[Result, Samples]]) -> None:
 def _goroutine_panel(ax: Axes, runs: Sequence[tuple[Result, Samples]]) -> None:
     for result, samples in runs:
         if "goroutines" in samples.columns:
-            ax.plot(samples.t, samples["goroutines"], color=colour(result.variant), lw=1.6, label=result.variant)
+            ax.plot(samples.t, samples["goroutines"], color=colour(result.variant), lw=1.6,
+                    zorder=zorder(result.variant), label=result.variant)
     ax.set_ylabel("goroutines\n[count]")
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
@@ -133,7 +171,7 @@ def plot_family(results: Sequence[Result], title: str | None = None) -> Figure:
         _warmup(ax, results[0], label=ax is top)
     _signal_panel(top, runs, signal)
     top.set_title(f"Verdict signal: {SIGNALS[signal].label}", loc="left", fontsize=10)
-    top.legend(loc="upper left", fontsize=9, title="growth of the floor after warm-up", title_fontsize=9)
+    top.legend(loc="best", fontsize=9, title="growth after the warm-up (the verdict)", title_fontsize=9)
     _memory_panel(mid, runs)
     mid.set_title("Go heap (solid, \u25bc = a GC cycle ended) vs process RSS (dashed); "
                   "the shaded gap is memory the Go heap does not account for", loc="left", fontsize=10)
@@ -182,6 +220,149 @@ def _key(ax: Axes) -> None:
                Patch(color=_WARMUP, label="warm-up, not judged")]
     ax.legend(handles=handles, loc="center", fontsize=10, frameon=False,
               title="Each panel: the signal the\nverdict reads, over time", title_fontsize=10)
+
+
+# --- how to read a verdict ----------------------------------------------------------------------------------
+
+#: The picture of the report's and labs/README's "Reading a verdict", inside the checkout.
+READING_PNG = Path("docs") / "img" / "reading-a-verdict.png"
+
+
+def _live_after_gc(samples: Samples) -> tuple[np.ndarray, np.ndarray]:
+    """The live heap each garbage collection measured: the samples at which the GC count went up."""
+    if not {"gc_cycles", "live_bytes"} <= samples.columns.keys():
+        return np.array([]), np.array([])
+    new = np.r_[False, np.diff(samples["gc_cycles"]) > 0]
+    return samples.t[new], samples["live_bytes"][new] / SIGNALS["heap_bytes"].scale
+
+
+def _floor(y: np.ndarray) -> np.ndarray:
+    """At each moment, the lowest value the curve still reaches later: what the program never gives back."""
+    return np.minimum.accumulate(y[::-1])[::-1] if len(y) else y
+
+
+def _reading_panel(ax: Axes, result: Result, samples: Samples, until: float, title: str, note: str) -> None:
+    """One run's heap as the verdict reads it, up to ``until`` seconds."""
+    sig, c, warmup = SIGNALS["heap_bytes"], colour(result.variant), _warmup_s(result)
+    keep = samples.t <= until
+    t, heap = samples.t[keep], _scaled(samples, "heap_bytes")[keep]
+    gc_t, live = _live_after_gc(samples)
+    gc_t, live = gc_t[gc_t <= until], live[gc_t <= until]
+    ax.axvspan(0, warmup, color=_WARMUP, alpha=0.5, lw=0, label="warm-up: not judged")
+    ax.plot(t, heap, color=c, lw=1.0, alpha=0.45, label="Go heap as sampled: garbage comes and goes")
+    ax.plot(t, _floor(heap), color=c, lw=1.2, ls="--", label="its floor, the lowest it goes from then on (read on RSS and goroutines)")
+    ax.plot(gc_t, live, ls="none", marker="o", ms=6, color=c, mec="black", mew=0.6, zorder=4,
+            label="live heap measured by each GC")
+    judged = gc_t >= warmup
+    if judged.sum() >= 2:
+        t0, level = float(gc_t[judged][0]), float(live[judged][0])
+        span = np.array([t0, max(until, t0 + 0.5)])
+        ax.plot(span, level + sig.min_rate / sig.scale * (span - t0), color="black", lw=1.2, ls=":",
+                label=f"growth at the threshold ({sig.rate(sig.min_rate, digits=1)})", zorder=3)
+        trend = np.polyfit(gc_t[judged], live[judged], 1) if judged.sum() >= 3 else None
+        if trend is not None:
+            spread = 1.4826 * float(np.median(np.abs(live[judged] - np.polyval(trend, gc_t[judged]))))
+            spread = max(spread, 0.02 * (float(np.max(live[judged])) or 1.0))
+            span = np.array([warmup, span[1]])
+            line = np.polyval(trend, span)
+            ax.fill_between(span, line - 3 * spread, line + 3 * spread, color=c, alpha=0.12, lw=0,
+                            label="noise: how far the points swing around their trend")
+    decided = result.decided_after_s if _finite(getattr(result, "decided_after_s", None)) else None
+    if decided is not None and decided <= until:
+        ax.axvline(decided, color="black", lw=1.0, alpha=0.7)
+        ax.annotate(f"decided after {decided:.1f} s", (decided, 0.45), xycoords=("data", "axes fraction"),
+                    xytext=(-3, 0), textcoords="offset points", ha="right", va="center", rotation=90, fontsize=9,
+                    bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.8))
+    ax.set_xlim(0, max(until, warmup + 1.0) * 1.02)
+    # The scale of what is judged: garbage far above the live heap runs off the top (clipped), and the
+    # top leaves room for the note.
+    judged_top = max([float(np.max(live)) if len(live) else 0.0, level + sig.min_rate / sig.scale * (until - t0)
+                      if judged.sum() >= 2 else 0.0, 1e-3])
+    raw_top = float(np.max(heap)) if len(heap) else 0.0
+    ax.set_ylim(0, (judged_top * 2.4) if raw_top > 2 * judged_top else max(raw_top, judged_top) * 1.6)
+    ax.set_title(title, loc="left", fontsize=11, fontweight="bold", color=c if result.verdict != "inconclusive" else "black")
+    ax.text(0.02, 0.97, note, transform=ax.transAxes, va="top", ha="left", fontsize=9, wrap=True,
+            bbox=dict(boxstyle="round,pad=0.3", fc="white", ec="#bbbbbb", alpha=0.9))
+    ax.set_xlabel("time since the program started [s]")
+    ax.grid(alpha=0.3)
+
+
+def plot_reading(leaky: Result, fixed: Result) -> Figure:
+    """How to read a verdict, drawn from one family's real leaky and fixed runs (a heap family).
+
+    Left, the leaky run: the live heap each GC measured climbs away from the threshold, so the
+    growth is established above it: ``leak``. Middle, the fixed run: the points stay within their noise
+    and below the threshold: ``flat``. Right, the leaky run as it looked before the lab could tell
+    (half way to its decision, or after two collections): neither yet, which a run that ends there
+    reports as ``inconclusive``.
+    """
+    if leaky.signal != "heap_bytes":
+        raise LeakLabError(f"the reading picture is drawn from a family judged on the Go heap, not {leaky.family}")
+    runs = {"leaky": (leaky, _samples(leaky)), "fixed": (fixed, _samples(fixed))}
+    fig = Figure(figsize=(15, 4.8), layout="constrained")
+    left, mid, right = fig.subplots(1, 3, sharey=False)
+    for ax, variant, title, note in (
+            (left, "leaky", "leak", "The points climb away from the threshold line,\n"
+                                     "far more than their noise: growth established\nabove the threshold."),
+            (mid, "fixed", "flat", "The points stay within their noise, below\nthe threshold line: growth bounded "
+                                   "below it.")):
+        result, samples = runs[variant]
+        _reading_panel(ax, result, samples, float(samples.t[-1]), f"{title}: {result.family}/{variant}", note)
+    result, samples = runs["leaky"]
+    gc_t, _ = _live_after_gc(samples)
+    after = gc_t[gc_t >= _warmup_s(result)]
+    decided = result.decided_after_s if _finite(getattr(result, "decided_after_s", None)) else None
+    early = float(after[1]) + 0.05 if len(after) > 1 else float(samples.t[-1]) / 2  # two collections judged
+    if decided is not None and early >= decided:
+        early = (_warmup_s(result) + decided) / 2
+    shown = copy.copy(result)
+    shown.verdict = "inconclusive"
+    seen = int(((after >= 0) & (after <= early)).sum())
+    _reading_panel(right, shown, samples, early, f"not yet: the same leaky run at {early:.1f} s",
+                   f"{seen} collections after the warm-up: too few to tell.\nThe growth is neither established "
+                   "above the\nthreshold nor bounded below it, so the lab\nkeeps watching; a run that ends here "
+                   "is\ninconclusive (run longer).")
+    handles, labels = left.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=9, frameon=False)
+    left.set_ylabel("Go heap [MiB]")
+    fig.suptitle(f"Reading a verdict: {leaky.family}, leaky and fixed ({leaky.go_version})", fontsize=13)
+    return fig
+
+
+@dataclass
+class PngFigure:
+    """A figure as PNG bytes, shown by a notebook (and embedded in the report) without pyplot."""
+
+    data: bytes
+
+    @classmethod
+    def of(cls, fig: Figure, dpi: int = 100) -> PngFigure:
+        import io
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi)
+        return cls(buf.getvalue())
+
+    def _repr_png_(self) -> bytes:
+        return self.data
+
+
+def reading_figure(results: Mapping[str, Sequence[Result]] | Sequence[Result], family: str = "timer") -> PngFigure:
+    """:func:`plot_reading` of ``family``'s runs (a list of its results, or the overview's dict), for a notebook."""
+    runs = results.get(family, []) if isinstance(results, Mapping) else results
+    by_variant = {r.variant: r for r in runs}
+    if not {"leaky", "fixed"} <= by_variant.keys():
+        raise LeakLabError(f"the reading picture needs the leaky and fixed runs of {family}")
+    return PngFigure.of(plot_reading(by_variant["leaky"], by_variant["fixed"]))
+
+
+def save_reading(runs: Path | str = "runs", path: Path | str | None = None, family: str = "timer") -> Path:
+    """Draw :func:`plot_reading` from the runs of ``family`` under ``runs`` (``leaklab run timer --out RUNS``)
+    into ``path`` (default :data:`READING_PNG` of the checkout)."""
+    from .lab import load_result
+    from .paths import content
+
+    leaky, fixed = (load_result(Path(runs) / family / v) for v in ("leaky", "fixed"))
+    return save_png(plot_reading(leaky, fixed), path or content(*READING_PNG.parts))
 
 
 def save_png(fig: Figure, path: Path | str, dpi: int = 100) -> Path:
