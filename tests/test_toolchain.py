@@ -1,11 +1,16 @@
 """Finding Go: the one on PATH when it is recent enough, a clear error otherwise."""
 
 import os
+import signal
+import threading
+import time
 
 import psutil
 import pytest
 
 from leaklab import GoNotFound, GoTooOld, LeakLabError
+from leaklab._exceptions import Interrupted
+from leaklab.stopping import wait_ended
 from leaklab.toolchain import MIN_GO, find_go, parse_version, run_go
 
 
@@ -49,11 +54,47 @@ def test_a_recent_go_beside_an_old_one_is_chosen(tmp_path, monkeypatch):
     assert find_go().version_tuple >= MIN_GO
 
 
-def test_a_go_command_that_hangs_is_stopped_with_its_children(tmp_path):
+def _hanging_go(tmp_path, detach=""):
+    """A stand-in for `go` that starts a child (in a session of its own with ``detach="setsid"``) and waits."""
     hang = tmp_path / "go"
-    hang.write_text(f"#!/bin/sh\nsleep 300 &\necho $! > {tmp_path}/child\nwait\n")
+    hang.write_text(f"#!/bin/sh\n{detach} sleep 300 &\necho $! > {tmp_path}/child\nwait\n")
     hang.chmod(0o755)
+    return hang
+
+
+def _child(tmp_path):
+    return psutil.Process(int((tmp_path / "child").read_text()))
+
+
+def test_a_go_command_that_hangs_is_stopped_with_its_children(tmp_path):
     with pytest.raises(LeakLabError, match="still running after 0.5 s"):
-        run_go(str(hang), "build", ".", timeout=0.5)
-    child = int((tmp_path / "child").read_text())
-    assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE
+        run_go(str(_hanging_go(tmp_path)), "build", ".", timeout=0.5)
+    # run_go returns once they have ended; the deadline only keeps a slow machine from failing the test
+    assert not wait_ended([_child(tmp_path)], within=10)
+
+
+def test_a_child_that_left_the_process_group_is_stopped_too(tmp_path):
+    with pytest.raises(LeakLabError, match="still running after 0.5 s"):
+        run_go(str(_hanging_go(tmp_path, detach="setsid")), "build", ".", timeout=0.5)
+    assert not wait_ended([_child(tmp_path)], within=10)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_or_sighup_during_a_go_command_stops_it_and_raises(tmp_path, signum):
+    go = _hanging_go(tmp_path)
+    # a signal from outside, once the stand-in has started its child
+    def send():
+        deadline = time.monotonic() + 10
+        while not (tmp_path / "child").is_file() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.kill(os.getpid(), signum)
+    sender = threading.Thread(target=send)
+    sender.start()
+    try:
+        with pytest.raises(Interrupted) as stopped:
+            run_go(str(go), "build", ".", timeout=60)
+    finally:
+        sender.join()
+    assert stopped.value.signum == signum
+    assert not wait_ended([_child(tmp_path)], within=10)
+    assert signal.getsignal(signum) == signal.SIG_DFL  # the handler lasted as long as the command

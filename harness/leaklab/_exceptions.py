@@ -1,5 +1,7 @@
 """Errors a learner can act on. Every message says what happened and what to do."""
 
+import signal
+
 
 class LeakLabError(Exception):
     """Base class of every error the lab reports to its user."""
@@ -38,3 +40,15 @@ class ProgramFailed(LeakLabError):
     def __init__(self, message: str, run_dir: str | None = None) -> None:
         super().__init__(message)
         self.run_dir = run_dir
+
+
+class Interrupted(KeyboardInterrupt):
+    """A signal (SIGINT, SIGTERM, SIGHUP) ended the work after what it started was stopped.
+
+    A ``KeyboardInterrupt``, so whatever handles Ctrl-C handles it too; ``signum`` says which signal
+    it was, and the CLI exits with 128 + ``signum`` (130, 143, 129).
+    """
+
+    def __init__(self, message: str = "interrupted", signum: int = signal.SIGINT) -> None:
+        super().__init__(message)
+        self.signum = signum

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
@@ -13,6 +14,9 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+import psutil
+
+from . import stopping
 from ._exceptions import GoNotFound, GoTooOld, LeakLabError
 
 __all__ = ["GO_CACHE", "MIN_GO", "GoToolchain", "fetch_go", "find_go", "parse_version", "run_go"]
@@ -59,22 +63,41 @@ def run_group(cmd: list[str], *, timeout: float, late: Exception, cwd: Path | No
               env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run ``cmd`` (output captured) in a process group of its own.
 
-    Past ``timeout`` seconds, or on Ctrl-C, the whole group is killed; a timeout raises ``late``.
+    Past ``timeout`` seconds, or on SIGINT, SIGTERM or SIGHUP, the group is killed with every
+    descendant of the command, those that left the group (setsid) included; they have all ended
+    when this returns. A timeout raises ``late``; a signal :class:`~leaklab._exceptions.Interrupted`
+    (``KeyboardInterrupt`` for Ctrl-C).
     """
-    popen = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                             start_new_session=True)
-    try:
-        out, err = popen.communicate(timeout=timeout)
-    except BaseException as exc:
+    popen = None
+    with stopping.raising():
         try:
-            os.killpg(popen.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        popen.communicate()
-        if isinstance(exc, subprocess.TimeoutExpired):
-            raise late from None
-        raise
+            popen = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                                     start_new_session=True)
+            out, err = popen.communicate(timeout=timeout)
+        except BaseException as exc:
+            if popen is not None:
+                _stop_group(popen)
+            if isinstance(exc, subprocess.TimeoutExpired):
+                raise late from None
+            raise
     return subprocess.CompletedProcess(cmd, popen.returncode, out, err)
+
+
+def _stop_group(popen: subprocess.Popen) -> None:
+    """Kill ``popen``'s process group and all its descendants; reap it and close its pipes."""
+    try:
+        family = psutil.Process(popen.pid).children(recursive=True)
+    except psutil.Error:
+        family = []
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(popen.pid, signal.SIGKILL)
+    stopping.kill_tree(popen.pid, also=family)
+    try:
+        popen.communicate(timeout=5)
+    except subprocess.TimeoutExpired:  # a descendant we could not see still holds a pipe: stop reading
+        for pipe in (popen.stdout, popen.stderr):
+            pipe.close()
+        popen.wait()
 
 
 def parse_version(version: str) -> tuple[int, int]:
