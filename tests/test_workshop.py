@@ -10,6 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from leaklab import check as chk
 from leaklab import workshop
 from leaklab.run import Limits
 
@@ -47,8 +48,35 @@ def test_an_exercise_keeps_the_questions_and_drops_the_answers(path):
     text = "\n".join(c.source for c in exercise.cells)
     assert all(c.source not in text for c in answers)
     assert not any("solution" in _tags(c) for c in exercise.cells)
-    assert sum("exercise" in _tags(c) for c in exercise.cells) == sum(c.cell_type == "code" for c in answers)
-    assert "(exercise)" in exercise.metadata.title and "parameters" in _tags(exercise.cells[1])
+    assert [c.cell_type for c in exercise.cells if "exercise" in _tags(c)] == [c.cell_type for c in answers]
+    assert "parameters" in _tags(exercise.cells[1])
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_an_exercise_is_titled_as_one_and_has_an_answer_cell_per_question(path):
+    exercise = nbformat.read(workshop.exercises_dir() / path.name, as_version=4)
+    title, heading = exercise.metadata.title, exercise.cells[0].source.splitlines()[0]
+    assert title.startswith("Exercise") and heading.startswith("# Exercise")
+    assert "solution" not in title.lower() and "solution" not in heading.lower()
+    cells = exercise.cells
+    questions = [i for i, c in enumerate(cells) if c.cell_type == "markdown" and "Question." in c.source]
+    assert questions
+    for i in questions:
+        answer = cells[i + 1]
+        assert answer.cell_type == "markdown" and "exercise" in _tags(answer) and "Your answer" in answer.source
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_an_exercise_has_no_placeholders_and_shows_the_go_code_as_go(path):
+    exercise = nbformat.read(workshop.exercises_dir() / path.name, as_version=4)
+    prose = [c.source for c in exercise.cells if c.cell_type == "markdown" or "exercise" in _tags(c)]
+    assert not [t for t in prose if re.search(r"\{\w*\}", t)], "no {placeholder} a learner would read literally"
+    assert any("check.show(mine)" in c.source for c in exercise.cells if c.cell_type == "code")
+    family = path.stem.split("-", 1)[1]
+    folder = chk.starter(family)
+    shown = chk.show(folder)._repr_markdown_()
+    assert f"```go\n{(folder / 'main.go').read_text().rstrip()}\n```" in shown
+    assert f"%%writefile {folder / 'main.go'}" in shown
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -132,6 +160,96 @@ def test_no_results_is_a_clear_error(tmp_path):
         workshop.load_results(tmp_path)
 
 
+# --- slides and progress, without running programs --------------------------------------------------------------
+
+def _executed_deck():
+    """The workshop notebook as papermill leaves it: its parameters, papermill's injected cell, no output yet."""
+    nb = nbformat.read(workshop.labs_dir() / "workshop" / "workshop.ipynb", as_version=4)
+    injected = nbformat.v4.new_code_cell('runs_dir = "x"\nstart = "10:00"', metadata={"tags": ["injected-parameters"]})
+    nb.cells.insert(1, injected)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "workshop." in cell.source and "load_results" not in cell.source:
+            cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": "<table class='verdicts'>"
+                                                                             "<tr><td>cell</td></tr></table>"})]
+    return nb
+
+
+def _sections(html):
+    """The top-level slides of a reveal deck, as their HTML."""
+    body = html[html.index('<div class="slides">'):]
+    return re.findall(r"<section>\s*<section>(.*?)</section>\s*</section>", body, re.S)
+
+
+@pytest.mark.timeout(60)
+def test_the_deck_opens_on_its_title_and_has_no_empty_slide(tmp_path):
+    notebook = tmp_path / "workshop.ipynb"
+    nbformat.write(_executed_deck(), notebook)
+    html = workshop.render_slides(notebook, tmp_path / "slides.html").read_text()
+    slides = _sections(html)
+    assert len(slides) >= 10
+    assert re.search(r"<h1[^>]*>Go Leak Lab", slides[0]), slides[0][:500]
+    for i, slide in enumerate(slides):
+        text = re.sub(r"<[^>]+>", "", slide).strip()
+        assert text or "<img" in slide, f"slide {i + 1} is empty"
+    assert "runs_dir" not in html and 'slideNumber: "c/t"' in html
+
+
+@pytest.mark.timeout(60)
+def test_slide_tables_are_left_aligned_and_readable_in_the_lab_colours(tmp_path):
+    notebook = tmp_path / "workshop.ipynb"
+    nbformat.write(_executed_deck(), notebook)
+    html = workshop.render_slides(notebook, tmp_path / "slides.html").read_text()
+    css = html[html.rindex("<style"):]
+    assert re.search(r"\.reveal table th, \.reveal table td,[^{]*\{\s*text-align: left !important", css)
+    assert re.search(r"\.reveal table \{ font-size: (2[0-9]|3[0-9])px", css)
+    assert re.search(r"\.reveal pre,[^{]*\{[^}]*font-size: 2[4-9]px", css)
+    assert f"td.leak {{ color: {workshop.COLOURS['leaky']}" in css and f"td.flat {{ color: {workshop.COLOURS['fixed']}" in css
+    assert "#b30000" not in html and "#006400" not in html  # no red/green
+
+
+def test_your_turn_works_on_a_copy_as_labs_readme_says():
+    nb = nbformat.read(workshop.labs_dir() / "workshop" / "workshop.ipynb", as_version=4)
+    turn = next(c.source for c in nb.cells if c.source.startswith("## Your turn"))
+    readme = (workshop.labs_dir() / "README.md").read_text()
+    copy = "cp -r labs/exercises/syncmap my-fixes/"
+    check = "leaklab check syncmap --path my-fixes/syncmap"
+    assert copy in turn and check in turn and copy in readme and check in readme
+    assert "$EDITOR labs/exercises" not in turn and "$EDITOR my-fixes/syncmap/main.go" in turn
+    for c in nb.cells:
+        if "Exercise:" in c.source:
+            assert "--path my-fixes/" in c.source, c.source
+
+
+@pytest.mark.timeout(30)
+def test_the_workshop_shows_its_progress_and_checks_its_arguments_first(leaklab, tmp_path, monkeypatch):
+    calls = []
+
+    def fake(out, *, limits, names, start, progress, step):
+        calls.append(names)
+        for name in names:
+            step(f"building and running {name}")
+            for variant in ("leaky", "fixed"):
+                progress(f"{name}/{variant}", 1.0, 10 * 2**20)
+        for what in ("drawing the figures", "executing the deck (labs/workshop/workshop.ipynb)",
+                     "rendering the slides and the handout"):
+            step(what)
+        return {"slides.html": out / "slides.html", "handout.html": out / "handout.html"}
+
+    monkeypatch.setattr(workshop, "run_workshop", fake)
+    code, out, err = leaklab("workshop", "--family", "cgo", "--out", tmp_path, "--duration", "4")
+    assert code == 0 and calls == [["cgo"]]
+    lines = [line for line in err.splitlines() if line.startswith("leaklab workshop:")]
+    assert lines[0].startswith("leaklab workshop: 2 runs of up to 4 s")
+    assert "running cgo/leaky (1 of 2)" in lines[1] and "running cgo/fixed (2 of 2)" in lines[2]
+    assert [line.split(": ", 1)[1] for line in lines[3:6]] == ["drawing the figures",
+                                                                "executing the deck (labs/workshop/workshop.ipynb)",
+                                                                "rendering the slides and the handout"]
+    assert "ready in" in lines[-1] and f"slides.html: {tmp_path / 'slides.html'}" in out
+    calls.clear()
+    code, out, err = leaklab("workshop", "--family", "cgoo", "--out", tmp_path)
+    assert code == 2 and "cgoo" in err and not calls and "leaklab workshop:" not in err
+
+
 # --- real runs ------------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -161,6 +279,31 @@ def test_the_handout_has_the_agenda_and_the_verdicts(deck):
     assert re.search(r"<td>cgo</td><td[^>]*>leaky</td><td class=\"leak\">leak</td>", page)
     assert re.search(r"<td>cgo</td><td[^>]*>fixed</td><td class=\"flat\">flat</td>", page)
     assert "go1." in page and (out / "overview.png").is_file()
+
+
+@pytest.mark.slow
+def test_the_handout_has_a_cheat_sheet_page_in_the_lab_colours(deck):
+    _, made = deck
+    page = made["handout.html"].read_text()
+    sheet = page[page.index('<section class="cheat">'):]
+    assert "page-break-before:always" in page and "break-before:page" in page
+    for family, _, _, fix, _ in workshop.CHEAT_SHEET:
+        assert f"<b>{family}</b>" in sheet
+    assert "AddCleanup" in sheet and "C.free" in sheet and "t.Stop()" in sheet
+    for command, _ in workshop.COMMANDS:
+        assert f"<code>{command.replace('&', '&amp;')}</code>" in sheet
+    assert "inconclusive" in sheet and "live heap" in sheet
+    assert workshop.COLOURS["leaky"] in page and workshop.COLOURS["fixed"] in page
+    assert "#b30000" not in page and "#006400" not in page
+    assert "labs/exercises/FAMILY/main.go" not in page, "the handout says to work on a copy"
+
+
+@pytest.mark.slow
+def test_the_real_deck_opens_on_its_title(deck):
+    _, made = deck
+    slides = _sections(made["slides.html"].read_text())
+    assert re.search(r"<h1[^>]*>Go Leak Lab", slides[0])
+    assert all(re.sub(r"<[^>]+>", "", s).strip() or "<img" in s for s in slides)
 
 
 _EXECUTE = """

@@ -287,20 +287,25 @@ def _reading_panel(ax: Axes, result: Result, samples: Samples, until: float, tit
     ax.grid(alpha=0.3)
 
 
-def plot_reading(leaky: Result, fixed: Result) -> Figure:
+def plot_reading(leaky: Result, fixed: Result, *, wide: bool = True) -> Figure:
     """How to read a verdict, drawn from one family's real leaky and fixed runs (a heap family).
 
     Left, the leaky run: the live heap each GC measured climbs away from the threshold, so the
     growth is established above it: ``leak``. Middle, the fixed run: the points stay within their noise
     and below the threshold: ``flat``. Right, the leaky run as it looked before the lab could tell
     (half way to its decision, or after two collections): neither yet, which a run that ends there
-    reports as ``inconclusive``.
+    reports as ``inconclusive``. ``wide=False`` puts the panels two by two (for a slide).
     """
     if leaky.signal != "heap_bytes":
         raise LeakLabError(f"the reading picture is drawn from a family judged on the Go heap, not {leaky.family}")
     runs = {"leaky": (leaky, _samples(leaky)), "fixed": (fixed, _samples(fixed))}
-    fig = Figure(figsize=(15, 4.8), layout="constrained")
-    left, mid, right = fig.subplots(1, 3, sharey=False)
+    if wide:
+        fig = Figure(figsize=(15, 4.8), layout="constrained")
+        left, mid, right = fig.subplots(1, 3)
+    else:
+        fig = Figure(figsize=(12, 8), layout="constrained")
+        left, mid, right, key = fig.subplots(2, 2).ravel()
+        key.axis("off")
     for ax, variant, title, note in (
             (left, "leaky", "leak", "The points climb away from the threshold line,\n"
                                      "far more than their noise: growth established\nabove the threshold."),
@@ -323,7 +328,10 @@ def plot_reading(leaky: Result, fixed: Result) -> Figure:
                    "above the\nthreshold nor bounded below it, so the lab\nkeeps watching; a run that ends here "
                    "is\ninconclusive (run longer).")
     handles, labels = left.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=9, frameon=False)
+    if wide:
+        fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=9, frameon=False)
+    else:
+        key.legend(handles, labels, loc="center", fontsize=11, frameon=False)
     left.set_ylabel("Go heap [MiB]")
     fig.suptitle(f"Reading a verdict: {leaky.family}, leaky and fixed ({leaky.go_version})", fontsize=13)
     return fig
@@ -346,13 +354,14 @@ class PngFigure:
         return self.data
 
 
-def reading_figure(results: Mapping[str, Sequence[Result]] | Sequence[Result], family: str = "timer") -> PngFigure:
+def reading_figure(results: Mapping[str, Sequence[Result]] | Sequence[Result], family: str = "timer", *,
+                   wide: bool = True) -> PngFigure:
     """:func:`plot_reading` of ``family``'s runs (a list of its results, or the overview's dict), for a notebook."""
     runs = results.get(family, []) if isinstance(results, Mapping) else results
     by_variant = {r.variant: r for r in runs}
     if not {"leaky", "fixed"} <= by_variant.keys():
         raise LeakLabError(f"the reading picture needs the leaky and fixed runs of {family}")
-    return PngFigure.of(plot_reading(by_variant["leaky"], by_variant["fixed"]))
+    return PngFigure.of(plot_reading(by_variant["leaky"], by_variant["fixed"], wide=wide), dpi=80 if not wide else 100)
 
 
 def save_reading(runs: Path | str = "runs", path: Path | str | None = None, family: str = "timer") -> Path:

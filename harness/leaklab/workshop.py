@@ -21,7 +21,9 @@ import importlib.util
 import json
 import re
 import shutil
-from collections.abc import Sequence
+import sys
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ._exceptions import BadParameter, LeakLabError
@@ -30,14 +32,14 @@ from .cases import families, get_family
 from .lab import Result, run_family
 from .notebooks import execute
 from .notebooks import load_results as _family_results
-from .plot import plot_family, plot_overview, save_png
+from .plot import COLOURS, plot_family, plot_overview, save_png
 from .probe import SIGNALS
 from .run import Limits
 
-__all__ = ["AGENDA", "labs_dir", "WORKSHOP_LIMITS", "SlidesUnavailable", "Agenda", "VerdictTable", "agenda",
-           "load_results", "prepare_exercises", "render_handout", "render_slides", "reveal_dir", "run_workshop",
-           "verdict_table", "cmd_workshop", "publish_pictures", "parse_start", "claims_block", "pages_with_claims",
-           "update_claims"]
+__all__ = ["AGENDA", "CHEAT_SHEET", "COMMANDS", "labs_dir", "WORKSHOP_LIMITS", "SlidesUnavailable", "Agenda",
+           "VerdictTable", "WorkshopProgress", "agenda", "reading_figure", "load_results", "prepare_exercises", "render_handout",
+           "render_slides", "reveal_dir", "run_workshop", "verdict_table", "cmd_workshop", "publish_pictures",
+           "parse_start", "claims_block", "pages_with_claims", "update_claims"]
 
 def labs_dir() -> Path:
     """The tutorial: labs/ of the checkout (pages, starters, workshop notebook and template)."""
@@ -56,7 +58,7 @@ WORKSHOP_LIMITS = Limits(duration_s=12.0, warmup_s=2.0, interval_s=0.1)
 
 #: (minutes, what): the workshop's plan. labs/README.md gives the same times per family.
 AGENDA = [
-    (10, "intro", "How the lab measures: the probe, the floor of a curve, the verdict; `leaklab run syncmap`"),
+    (10, "intro", "How the lab measures: the probe, the live heap and the floor, the verdict; `leaklab run syncmap`"),
     (20, "syncmap", "A cache that never forgets: the Go heap climbs; exercise `leaklab check syncmap`"),
     (20, "timer", "A watchdog timer never stopped; what changed for Ticker and time.After in Go 1.23"),
     (25, "goroutine", "A sender nobody listens to: goroutines, not heap; goroutine profiles"),
@@ -85,7 +87,7 @@ def load_results(runs_dir: Path | str) -> dict[str, list[Result]]:
 
 
 def _growth(r: Result) -> str:
-    return SIGNALS[r.signal].rate(r.rate_per_s)
+    return SIGNALS[r.signal].rate(r.rate_per_s, digits=0 if r.signal == "goroutines" else 2)
 
 
 @dataclasses.dataclass
@@ -167,6 +169,17 @@ def family_figure(runs_dir: Path | str, family: str):
                                                       f"(`leaklab workshop --family {family}` runs it)")
 
 
+def reading_figure(results: dict[str, list[Result]]):
+    """How to read a verdict (:func:`leaklab.plot.plot_reading`), drawn from this workshop's runs of a
+    family judged on the Go heap (timer if it was run); a note when none was."""
+    from .plot import reading_figure as _reading
+
+    family = next((f for f in ("timer", "finalizer", "syncmap") if f in results), None)
+    if family is None:
+        return _Note("the picture of a verdict needs a family judged on the Go heap (timer, finalizer or syncmap)")
+    return _reading(results, family, wide=False)
+
+
 @dataclasses.dataclass
 class _Png:
     """A figure as PNG bytes, which a notebook shows and nbconvert embeds in the slides."""
@@ -203,8 +216,24 @@ def reveal_dir() -> Path:
                             "run `make setup` (or `.venv/bin/pip install sphinx-revealjs`)")
 
 
+_PAPERMILL_TAGS = {"parameters", "injected-parameters"}
+
+
+def _slide_cells(nb):
+    """``nb`` with the cells a deck must not show marked ``skip``: papermill's parameter cells and code
+    cells without output (the slides hide the code, so each would be an empty slide of its own)."""
+    for cell in nb.cells:
+        hidden = _PAPERMILL_TAGS & set(cell.metadata.get("tags", ())) or (cell.cell_type == "code" and not cell.outputs)
+        if hidden:
+            cell.metadata.setdefault("slideshow", {})["slide_type"] = "skip"
+    return nb
+
+
 def render_slides(notebook: Path, output: Path) -> Path:
-    """Export an executed notebook as reveal.js slides that load nothing from the network."""
+    """Export an executed notebook as reveal.js slides that load nothing from the network.
+
+    Cells that would show nothing are skipped (:func:`_slide_cells`), so the deck opens on its title.
+    """
     import nbformat
     from nbconvert import SlidesExporter
 
@@ -214,26 +243,85 @@ def render_slides(notebook: Path, output: Path) -> Path:
     exporter = SlidesExporter(template_name="template", extra_template_basedirs=[str(labs_dir() / "workshop")],
                               reveal_url_prefix="reveal.js", reveal_theme="white", exclude_input=True,
                               exclude_input_prompt=True, exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+    body, _ = exporter.from_notebook_node(_slide_cells(nbformat.read(notebook, as_version=4)),
+                                          resources={"leaklab": {"leak": COLOURS["leaky"], "flat": COLOURS["fixed"]}})
     output.write_text(body)
     return output
 
 
+#: The cheat sheet of the handout: (family, the leak, where it shows, the fix, how to catch it in production).
+CHEAT_SHEET = [
+    ("syncmap", "A `sync.Map` used as a cache: a new key per request, none ever removed.", "Go heap",
+     "Bound the cache: evict old keys (`Delete`) or use a size-limited LRU.",
+     "Two heap profiles, diffed: the line that stores grows."),
+    ("timer", "`time.AfterFunc(time.Hour, f)` per request, never stopped: the runtime keeps each timer and what "
+     "`f` holds.", "Go heap", "`t := time.AfterFunc(...)`; `defer t.Stop()`.",
+     "Heap profile; `go vet` (lostcancel) flags the same mistake made with a context."),
+    ("goroutine", "A worker sends on an unbuffered channel after its caller gave up, and blocks forever.",
+     "goroutines", "`make(chan T, 1)`, or `select` on `ctx.Done()`.",
+     "Goroutine profile (`debug=2`) grouped by stack; goleak in tests; the goroutine leak profile."),
+    ("finalizer", "Two objects in a cycle, each with `runtime.SetFinalizer`: the cycle is never collected.",
+     "Go heap", "`runtime.AddCleanup` (Go 1.24), which is not handed its object.",
+     "`GODEBUG=checkfinalizers=1` (Go 1.25); finalizers queued but never run."),
+    ("cgo", "`C.malloc` never freed: invisible to the Go heap.", "RSS outside Go",
+     "`defer C.free(unsafe.Pointer(p))`.", "RSS minus what Go has mapped; `go build -asan` (LeakSanitizer)."),
+]
+
+#: The commands of the cheat sheet: (command, what it does).
+COMMANDS = [
+    ("leaklab list", "the five families, their variants and signals"),
+    ("leaklab run FAMILY", "the leaky and the fixed program, 4 s each: verdicts, then where it leaks"),
+    ("leaklab run --program DIR", "any Go main package, unmodified: which signal grows"),
+    ("mkdir -p my-fixes && cp -r labs/exercises/FAMILY my-fixes/", "your copy of the exercise (the starter stays as it is)"),
+    ("leaklab check FAMILY --path my-fixes/FAMILY", "exit 0 only when flat and still doing its work; "
+     "a second hint on the second failed try"),
+    ("leaklab report", "every notebook, then the HTML report in reports/index.html"),
+]
+
+
+def _cheat_sheet() -> str:
+    rows = "".join(f"<tr><td><b>{fam}</b></td><td>{_code(leak)}</td><td>{html.escape(signal)}</td><td>{_code(fix)}</td>"
+                   f"<td>{_code(catch)}</td></tr>" for fam, leak, signal, fix, catch in CHEAT_SHEET)
+    cmds = "".join(f"<tr><td><code>{html.escape(c)}</code></td><td>{html.escape(what)}</td></tr>" for c, what in COMMANDS)
+    return f"""<section class="cheat">
+<h1>Go Leak Lab: cheat sheet</h1>
+<h2>The five leaks and their fixes</h2>
+<table class="cheat"><thead><tr><th>family</th><th>the leak</th><th>shows in</th><th>the fix</th>
+<th>catch it in production</th></tr></thead><tbody>{rows}</tbody></table>
+<h2>Reading a verdict</h2>
+<p>The lab watches one curve per program after a warm-up it does not judge, and decides as soon as the growth
+is either established above the signal's threshold: <b class="leak">leak</b>, or bounded below it:
+<b class="flat">flat</b>. Until either is certain it is <b>inconclusive</b>: run longer. Memory is judged on what the
+program never gives back: the live heap measured by each garbage collection (or the floor of the curve, the lowest it
+goes from then on), never on the sawtooth of garbage that comes and goes.</p>
+<h2>Commands</h2>
+<table class="commands"><tbody>{cmds}</tbody></table>
+<p>A family the checker passes is flat <i>and</i> still serves its requests, each doing its work. Run
+<code>. .venv/bin/activate</code> first (after <code>make setup</code>); the pages in <code>labs/</code> explain each
+leak, its fix, and how to catch it in production.</p>
+</section>"""
+
+
 def render_handout(results: dict[str, list[Result]], output: Path, overview_png: Path | None = None,
                    start: str = "09:00") -> Path:
-    """A one-page, printable handout: agenda with timings, verdict table, commands, provenance."""
+    """A printable handout: page 1 the agenda and what the lab measured, page 2 a cheat sheet (the five
+    leaks, their fixes, how to read a verdict, the commands). Leak and flat have the lab's colours."""
     first = next(iter(results.values()))[0]
     meta = json.loads((Path(first.run_dir) / "meta.json").read_text())
     image = f'<img src="{overview_png.name}" alt="verdict signal of every family">' if overview_png else ""
+    leak, flat = COLOURS["leaky"], COLOURS["fixed"]
     css = ("body{font:10pt/1.3 sans-serif;max-width:50em;margin:1em auto}h1{font-size:15pt;margin:0}"
            "h2{font-size:12pt;margin:.6em 0 .2em}p{margin:.3em 0}table{border-collapse:collapse;width:100%;"
-           "margin:.3em 0;font-size:8.5pt}td,th{border:1px solid #bbb;padding:1px 4px;text-align:left}"
-           "td.leak{color:#b30000;font-weight:bold}td.flat{color:#006400}img{display:block;margin:0 auto;"
-           "max-width:100%;max-height:8.5cm}code{background:#eee}@page{size:A4;margin:10mm}"
-           "@media print{body{margin:0}}")
+           "margin:.3em 0;font-size:8.5pt}td,th{border:1px solid #bbb;padding:1px 4px;text-align:left;"
+           f"vertical-align:top}}td.leak,.leak{{color:{leak};font-weight:bold}}td.flat,.flat{{color:{flat};"
+           "font-weight:bold}img{display:block;margin:0 auto;max-width:100%;max-height:8.5cm}code{background:#eee}"
+           "section.cheat{break-before:page;page-break-before:always;margin-top:2em}table.cheat{font-size:9pt}"
+           "table.commands td:first-child,p code{white-space:nowrap}@page{size:A4;margin:10mm}"
+           "@media print{body{margin:0}section.cheat{margin-top:0}}")
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Go Leak Lab: workshop handout</title>
 <style>{css}</style></head><body>
+<section class="day">
 <h1>Go Leak Lab: five ways a Go program leaks</h1>
 <p>Measured by the lab on {html.escape(meta['date'])} with {html.escape(first.go_version)}
 ({html.escape(meta['host']['machine'])}, {meta['host']['cpus']} CPUs), {meta['parameters']['duration_s']:g} s per run,
@@ -243,9 +331,12 @@ def render_handout(results: dict[str, list[Result]], output: Path, overview_png:
 {image}
 <h2>Try it yourself</h2>
 <p><code>leaklab run FAMILY</code> runs a leaky and a fixed program and judges their curves.
-Fix the starter in <code>labs/exercises/FAMILY/main.go</code> and ask <code>leaklab check FAMILY</code>:
+Copy the starter (<code>mkdir -p my-fixes &amp;&amp; cp -r labs/exercises/FAMILY my-fixes/</code>), fix your copy at its
+<code>TODO(you)</code> marker and ask <code>leaklab check FAMILY --path my-fixes/FAMILY</code>:
 it answers <i>fixed</i> only when the curve is flat <i>and</i> the program still serves its requests.
-The pages in <code>labs/</code> explain each leak, its fix and how to catch it in production.</p>
+The cheat sheet overleaf has the five leaks, their fixes and the commands.</p>
+</section>
+{_cheat_sheet()}
 </body></html>
 """
     output.write_text(page)
@@ -253,46 +344,128 @@ The pages in <code>labs/</code> explain each leak, its fix and how to catch it i
 
 
 def run_workshop(out: Path, *, limits: Limits = WORKSHOP_LIMITS, names: Sequence[str] | None = None,
-                 start: str = "09:00", progress=None, **kwargs) -> dict[str, Path]:
-    """Run the families, then write the figures, the executed deck, the slides and the handout in ``out``."""
+                 start: str = "09:00", progress=None, step: Callable[[str], None] | None = None,
+                 **kwargs) -> dict[str, Path]:
+    """Run the families, then write the figures, the executed deck, the slides and the handout in ``out``.
+
+    ``progress(name, elapsed_s, rss_bytes)`` is called while each program runs (see
+    :func:`leaklab.lab.measure`), ``step(what)`` before each family and each step after the runs.
+    """
     parse_start(start)  # before minutes of runs, not after
+    fams = [get_family(n) for n in names] if names else families()
+    step = step or (lambda what: None)
     out = Path(out).resolve()  # the runner starts the binary from inside its run folder
     out.mkdir(parents=True, exist_ok=True)
     runs = out / "runs"
-    fams = [get_family(n) for n in names] if names else families()
-    results = {f.name: run_family(f, "both", limits=limits, out=runs, progress=progress, **kwargs) for f in fams}
+    results = {}
+    for f in fams:
+        step(f"building and running {f.name}")
+        results[f.name] = run_family(f, "both", limits=limits, out=runs, progress=progress, **kwargs)
+    step("drawing the figures")
     made = {f"img/{name}.png": save_png(plot_family(rs), out / "img" / f"{name}.png") for name, rs in results.items()}
     made["overview.png"] = save_png(plot_overview(results), out / "overview.png")
-    made["workshop.ipynb"] = execute(labs_dir() / "workshop" / "workshop.ipynb", out / "workshop.ipynb", {"runs_dir": str(runs), "start": start})
+    step("executing the deck (labs/workshop/workshop.ipynb)")
+    made["workshop.ipynb"] = execute(labs_dir() / "workshop" / "workshop.ipynb", out / "workshop.ipynb",
+                                     {"runs_dir": str(runs), "start": start})
+    step("rendering the slides and the handout")
     made["slides.html"] = render_slides(out / "workshop.ipynb", out / "slides.html")
     made["handout.html"] = render_handout(results, out / "handout.html", made["overview.png"], start)
     return made
 
 
+#: The steps after the runs, each counted on the progress bar as this share of one run.
+_AFTER_RUNS = {"drawing the figures": 0.2, "executing the deck (labs/workshop/workshop.ipynb)": 1.0,
+               "rendering the slides and the handout": 0.3}
+
+
+class WorkshopProgress:
+    """What ``leaklab workshop`` shows on stderr while it prepares: a bar over the runs and the steps after
+    them in a terminal, one line per step in a log (``make workshop > log``)."""
+
+    def __init__(self, runs: int, limits: Limits, console=None) -> None:
+        from rich.console import Console
+
+        self.runs, self.limits, self.console = runs, limits, console or Console(stderr=True)
+        self.total = limits.duration_s * (runs + sum(_AFTER_RUNS.values()))
+        self.done, self.current, self.count, self.bar, self.task = 0.0, "", 0, None, None
+
+    def __enter__(self) -> WorkshopProgress:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        minutes = self.total / 60
+        about = f": at most about {minutes:.0f} min" if minutes >= 1.5 else ""
+        self.console.print(f"leaklab workshop: {self.runs} runs of up to {self.limits.duration_s:g} s each (a run stops "
+                           f"once its verdict is certain), then the deck{about}", highlight=False)
+        if self.console.is_terminal:
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[rss]}"),
+                                TimeElapsedColumn(), console=self.console, transient=True)
+            self.bar.__enter__()
+            self.task = self.bar.add_task("preparing", total=self.total, rss="")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+    def tick(self, name: str, elapsed: float, rss: int) -> None:
+        """While a program runs (the ``progress`` of :func:`run_workshop`)."""
+        if name != self.current:
+            self.current, self.count = name, self.count + 1
+            self._say(f"running {name} ({self.count} of {self.runs})")
+        if self.bar is not None:
+            self.bar.update(self.task, completed=(self.count - 1) * self.limits.duration_s + min(elapsed, self.limits.duration_s),
+                            rss=f"RSS {rss / 2**20:,.0f} MiB")
+
+    def step(self, what: str) -> None:
+        """Before each family and each step after the runs (the ``step`` of :func:`run_workshop`)."""
+        if what in _AFTER_RUNS:
+            before = list(_AFTER_RUNS.values())[:list(_AFTER_RUNS).index(what)]
+            self.done = self.limits.duration_s * (self.runs + sum(before))
+            if self.bar is not None:
+                self.bar.update(self.task, completed=self.done, rss="")
+            self._say(what)
+        elif self.bar is not None:
+            self.bar.update(self.task, description=what)
+
+    def _say(self, what: str) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, description=what)
+        else:
+            self.console.print(f"leaklab workshop: {what}", highlight=False)
+
+
 # --- exercise notebooks ------------------------------------------------------------------------------------
 
 _PLACEHOLDER = "# Your turn: write your answer here, then run the next cells.\n"
+_ANSWER = "**Your answer.** *Double-click this cell and write it here.*"
+
+
+def _as_exercise(text: str) -> str:
+    return text.replace(" (solution)", "").replace("(solution)", "")
 
 
 def _exercise(nb):
-    """The exercise version of a solution notebook (a new node; ``nb`` is not changed)."""
+    """The exercise version of a solution notebook (a new node; ``nb`` is not changed).
+
+    A cell tagged ``solution`` becomes a cell tagged ``exercise`` holding its ``exercise`` metadata (an
+    empty answer cell for a markdown answer, a comment saying what to write for a code one), and the
+    title loses its "(solution)".
+    """
     import copy
 
     nb = copy.deepcopy(nb)
-    cells = []
     for cell in nb.cells:
         tags = cell.metadata.get("tags", [])
         if "solution" in tags:
-            if cell.cell_type == "markdown":
-                continue
-            cell.source = cell.metadata.get("exercise", _PLACEHOLDER).rstrip("\n")
+            default = _ANSWER if cell.cell_type == "markdown" else _PLACEHOLDER
+            cell.source = cell.metadata.get("exercise", default).rstrip("\n")
             cell.metadata["tags"] = [t for t in tags if t != "solution"] + ["exercise"]
             cell.metadata.pop("exercise", None)
+        elif cell.cell_type == "markdown":
+            cell.source = _as_exercise(cell.source)
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-        cells.append(cell)
-    nb.cells = cells
-    nb.metadata["title"] = nb.metadata.get("title", "").replace("(solution)", "(exercise)")
+    nb.metadata["title"] = _as_exercise(nb.metadata.get("title", ""))
     return nb
 
 
@@ -311,17 +484,25 @@ def prepare_exercises(solutions: Path | None = None, exercises: Path | None = No
 
 
 def cmd_workshop(args) -> int:
-    """``leaklab workshop``: run the families and render the slides and handout into ``--out``."""
+    """``leaklab workshop``: run the families and render the slides and handout into ``--out``, with progress."""
     if args.exercises_only:
         for path in prepare_exercises():
             print(path)
         return 0
     parse_start(args.start)
-    made = run_workshop(args.out, limits=args.limits, names=args.family or None, start=args.start)
+    names = args.family or None
+    fams = [get_family(n) for n in names] if names else families()  # an unknown family fails before anything runs
+    started = time.monotonic()
+    with WorkshopProgress(2 * len(fams), args.limits) as shown:
+        made = run_workshop(args.out, limits=args.limits, names=[f.name for f in fams], start=args.start,
+                            progress=shown.tick, step=shown.step)
     for name in ("slides.html", "handout.html"):
         print(f"{name}: {made[name]}")
     if args.pictures:
         print(f"pictures: {publish_pictures(Path(args.out), args.pictures)}")
+    took = time.monotonic() - started
+    print(f"leaklab workshop: ready in {took // 60:.0f} min {took % 60:.0f} s; open slides.html from disk "
+          "(no network needed)", file=sys.stderr)
     return 0
 
 
