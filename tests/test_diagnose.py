@@ -250,7 +250,9 @@ def test_heap_growth_is_read_from_the_text_profiles_unsampled_by_site(tmp_path):
         ("runtime.malg proc.go:5000", round(unsampled(4, 384)))]  # no frame of the program: named by the allocator's caller
     assert sites[0]["bytes"] == round(unsampled(30, 1024) * 1024) - round(unsampled(10, 1024) * 1024)
     assert _window(tmp_path) == pytest.approx(2.0)
-    assert heap_growth(tmp_path, goroot="/go") == []  # 0.3 MiB in 2 s is below the heap signal's floor
+    # 0.32 MiB in 2 s: over the heap signal's threshold (100 KiB/s), under a floor of 200 KiB/s.
+    assert [s["site"] for s in heap_growth(tmp_path, goroot="/go")] == ["main.handle main.go:22"]
+    assert heap_growth(tmp_path, goroot="/go", min_rate=200 * 1024) == []
     (tmp_path / "goroutines.txt").write_text(DUMP)
     assert diagnose(tmp_path, goroot="/go").window_s == 2.0
 

@@ -36,21 +36,42 @@ _err = Console(stderr=True)
 _out = Console(width=None if sys.stdout.isatty() else 160)
 
 
-def _seconds(text: str) -> float:
+def _number(text: str, *, positive: bool) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (e.g. 4 or 0.05)") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number of seconds")
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number of seconds")
+    if value < 0 or (positive and value == 0):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a {'positive' if positive else 'non-negative'} "
+                                         f"number of seconds")
     return value
 
 
-def _add_run_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--duration", type=_seconds, default=Limits.duration_s, help="seconds per run (default %(default)s)")
+def _seconds(text: str) -> float:
+    return _number(text, positive=True)
+
+
+def _seconds_or_zero(text: str) -> float:
+    return _number(text, positive=False)
+
+
+#: The longest run of a family (its leaks are fast; most runs stop far sooner), and of any other program.
+FAMILY_DURATION_S = Limits.duration_s
+PROGRAM_DURATION_S = 30.0
+
+
+def _add_run_options(p: argparse.ArgumentParser, duration: str = f"{FAMILY_DURATION_S:g}") -> None:
+    p.add_argument("--duration", type=_seconds, metavar="S",
+                   help=f"the longest a run goes on; it stops sooner once its verdict is certain (default {duration})")
+    p.add_argument("--fixed-window", action="store_true",
+                   help="always run for --duration, never stop early (the verdict is then taken at the end)")
+    p.add_argument("--settle", type=_seconds, metavar="S", help="how long growth must persist before an early "
+                   "verdict (default: a third of the window, 2 to 10 s)")
     p.add_argument("--interval", type=_seconds, default=Limits.interval_s,
-                   help="seconds between samples (default %(default)s)")
-    p.add_argument("--warmup", type=float, default=Limits.warmup_s,
+                   help="seconds between samples, at least 0.01 (default %(default)s)")
+    p.add_argument("--warmup", type=_seconds_or_zero, default=Limits.warmup_s,
                    help="seconds ignored at the start of a run (default %(default)s)")
     p.add_argument("--mem-cap", type=int, default=Limits.mem_cap_bytes // 2**20, metavar="MIB",
                    help="RSS at which a run is stopped and counted as a leak (default %(default)s MiB)")
@@ -69,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--variant", default="both", help="leaky, fixed or both (default), or another variant the "
                      "family declares")
     run.add_argument("--program", type=Path, metavar="DIR", help="measure this Go main package instead of a family")
-    _add_run_options(run)
+    _add_run_options(run, f"{FAMILY_DURATION_S:g} s for a family, {PROGRAM_DURATION_S:g} s for --program")
     run.add_argument("--diagnose", action=argparse.BooleanOptionalAction, default=True,
                      help="take heap and goroutine profiles and show where the leak is (default: on)")
     mat = sub.add_parser("matrix", help="run one case on several Go toolchains, with and without a GODEBUG setting")
@@ -107,7 +128,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_run_options(ws)
     ws.add_argument("--pictures", type=Path, metavar="DIR", help="also copy the family figures here "
                     "(labs/img) with captions.md")
-    ws.set_defaults(duration=12.0, warmup=2.0, interval=0.1, out=Path("workshop"))
+    ws.set_defaults(duration=12.0, warmup=2.0, interval=0.1, out=Path("workshop"), fixed_window=True)
     rep = sub.add_parser("report", help="execute every notebook and render the HTML report (reports/)")
     rep.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for run data (default %(default)s/)")
     rep.add_argument("--report", type=Path, default=report.DEFAULT_REPORT,
@@ -115,7 +136,7 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--duration", type=_seconds, default=3.0, help="seconds per program (default %(default)s)")
     rep.add_argument("--interval", type=_seconds, default=Limits.interval_s,
                      help="seconds between samples (default %(default)s)")
-    rep.add_argument("--warmup", type=float, default=Limits.warmup_s,
+    rep.add_argument("--warmup", type=_seconds_or_zero, default=Limits.warmup_s,
                      help="seconds not judged at the start (default %(default)s)")
     rep.add_argument("--timeout", type=_seconds, default=300.0,
                      help="seconds a notebook cell may run before it counts as hung (default %(default)s)")
@@ -126,8 +147,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _limits(args: argparse.Namespace) -> Limits:
     mem_cap = getattr(args, "mem_cap", None)
-    return Limits(duration_s=args.duration, interval_s=args.interval, warmup_s=args.warmup,
-                  mem_cap_bytes=mem_cap * 2**20 if mem_cap else Limits.mem_cap_bytes)
+    duration = args.duration or (PROGRAM_DURATION_S if getattr(args, "program", None) else FAMILY_DURATION_S)
+    return Limits(duration_s=duration, interval_s=args.interval, warmup_s=args.warmup,
+                  mem_cap_bytes=mem_cap * 2**20 if mem_cap else Limits.mem_cap_bytes,
+                  sequential=not getattr(args, "fixed_window", False), settle_s=getattr(args, "settle", None))
 
 
 def _table(results: list[Result]) -> Table:
@@ -186,7 +209,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         else:
             results = [r for f in fams for r in run_family(f, args.variant, **kwargs)]
     if args.json:
-        print(json.dumps({"results": [r.as_dict() for r in results]}, indent=2))
+        print(json.dumps({"results": [r.as_dict() for r in results]}, indent=2, allow_nan=False))
     else:
         _out.print(_table(results))
         for r in results:

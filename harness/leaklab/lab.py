@@ -12,8 +12,10 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import math
 import os
 import platform
+import signal as signal_module
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -24,10 +26,10 @@ from ._exceptions import BadParameter, ProgramFailed
 from .build import build
 from .cases import Family, get_family
 from .profiles import diagnosis_fields, leak_profile_env
-from .probe import SIGNALS, Samples, read_samples
-from .run import Limits, Outcome, execute
+from .probe import Samples, SampleStream
+from .run import Interrupted, Limits, Outcome, execute
 from .toolchain import GoToolchain, find_go
-from .verdict import SignalVerdict, judge_samples, overall
+from .verdict import Judgement, Sequential, SignalVerdict
 
 __all__ = ["DEFAULT_OUT", "Result", "run_family", "run_program", "measure", "load_result"]
 
@@ -55,6 +57,10 @@ class Result:
     go_version: str
     capped: bool
     run_dir: str
+    #: Program time at which the verdict was certain (the run then stopped), or None if it never was.
+    decided_after_s: float | None = None
+    #: Why the run ended: "decided", "max duration", "memory cap".
+    stopped: str = "max duration"
     expected: str | None = None
     work_rate_per_s: float | None = None
     signals: dict = dataclasses.field(default_factory=dict)
@@ -64,13 +70,33 @@ class Result:
     leak_profile: dict | None = None
 
     def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The result as strict JSON values (NaN and infinities as None)."""
+        return _strict(dataclasses.asdict(self))
+
+
+def _strict(value):
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict(v) for v in value]
+    return value
+
+
+#: Sampling faster than this costs more than it tells (and the harness keeps every sample).
+MIN_INTERVAL_S = 0.01
 
 
 def check_limits(limits: Limits) -> None:
     """Raise :class:`BadParameter` when run limits make no sense."""
-    if not limits.interval_s > 0 or limits.interval_s > 5:
-        raise BadParameter(f"--interval must be between 0 and 5 seconds, not {limits.interval_s:g}")
+    numbers = {"--interval": limits.interval_s, "--duration": limits.duration_s, "--warmup": limits.warmup_s,
+               "--mem-cap": limits.mem_cap_bytes, "--settle": limits.settle_s if limits.settle_s is not None else 1.0}
+    for name, value in numbers.items():
+        if not math.isfinite(value):
+            raise BadParameter(f"{name} must be a finite number, not {value}")
+    if not MIN_INTERVAL_S <= limits.interval_s <= 5:
+        raise BadParameter(f"--interval must be between {MIN_INTERVAL_S:g} and 5 seconds, not {limits.interval_s:g}")
     if not 0 < limits.duration_s <= 3600:
         raise BadParameter(f"--duration must be between 0 and 3600 seconds, not {limits.duration_s:g}")
     if limits.warmup_s < 0 or limits.warmup_s >= limits.duration_s:
@@ -98,7 +124,8 @@ def _provenance(go: GoToolchain, binary: Path, package: Path, limits: Limits, en
     }
 
 
-def _failure(outcome: Outcome, run_dir: Path, samples: int, limits: Limits) -> str | None:
+def _failure(outcome: Outcome, run_dir: Path, samples: int, limits: Limits, ended: bool = True,
+             last_t: float = 0.0) -> str | None:
     stderr = (run_dir / "stderr.txt").read_text(errors="replace").strip()
     tail = "\n".join(stderr.splitlines()[-15:])
     if outcome.interrupted:
@@ -112,10 +139,10 @@ def _failure(outcome: Outcome, run_dir: Path, samples: int, limits: Limits) -> s
         how = (f"was killed by signal {-outcome.returncode}" if outcome.returncode < 0
                else f"exited with status {outcome.returncode}")
         return f"the program {how} after {outcome.wall_s:.1f} s ({samples} samples kept). Its last words:\n{tail}"
-    if samples == 0:
-        return (f"the program exited after {outcome.wall_s:.1f} s without producing a single sample: "
-                f"lab programs must keep working until they are stopped (does main return at once?)"
-                + (f"\n{tail}" if tail else ""))
+    if not ended and not outcome.stopped_early and last_t < limits.warmup_s:
+        return (f"the program exited on its own after {outcome.wall_s:.1f} s, before the {limits.warmup_s:g} s "
+                f"warm-up ended ({samples} samples): a program must keep working until the lab stops it "
+                f"(does main return at once?)" + (f"\n{tail}" if tail else ""))
     return None
 
 
@@ -155,25 +182,32 @@ def measure(package: Path, family: str, variant: str, *, limits: Limits = Limits
         if profiles:
             env = {**env, "LEAKLAB_PROFILE_DIR": str(run_dir.resolve())}
         meta = {**_provenance(go, binary, package, limits, env), "go_directive": go_directive or ""}
+        names = [signal] if signal else PROGRAM_SIGNALS
+        watch = _Watch(run_dir / "samples.jsonl", names, limits, work)
+        label = f"{family}/{variant}"
         outcome = execute(binary, run_dir, limits, env=env, return_interrupted=True,
-                          on_tick=(lambda el, rss: progress(f"{family}/{variant}", el, rss)) if progress else None)
+                          on_tick=lambda el, rss: watch.tick(el, rss, progress, label))
         (run_dir / "meta.json").write_text(json.dumps({**meta, "outcome": dataclasses.asdict(outcome)}, indent=2))
-        samples = read_samples(run_dir / "samples.jsonl")
-        problem = _failure(outcome, run_dir, len(samples), limits)
+        samples = watch.final()
+        problem = _failure(outcome, run_dir, len(samples), limits, samples.ended,
+                           float(samples.t[-1]) if len(samples) else 0.0)
         if problem or outcome.interrupted:
             failed = _place(run_dir, final.with_name(f"{variant}.failed"))
             if outcome.interrupted:
-                raise KeyboardInterrupt(f"interrupted; samples kept in {failed}")
+                raise Interrupted(f"interrupted; samples kept in {failed}", outcome.signum or signal_module.SIGINT)
             raise ProgramFailed(f"{family}/{variant}: {problem}\n(run folder: {failed})", str(failed))
-        chosen = _verdict(samples, outcome, limits, signal)
+        judged = watch.decision or watch.judge(samples, final=True)
+        chosen = _capped(judged.overall, outcome, limits)
         result = Result(family=family, variant=variant, verdict=chosen.verdict, signal=chosen.signal,
                         rate_per_s=chosen.rate_per_s, unit=chosen.unit, reason=chosen.reason,
                         duration_s=round(float(samples.t[-1]) if len(samples) else 0.0, 3), samples=len(samples),
                         go_version=go.version, capped=outcome.capped, run_dir=str(final.resolve()),
+                        decided_after_s=round(judged.t, 3) if watch.decision else None,
+                        stopped="memory cap" if outcome.capped else "decided" if watch.decision else "max duration",
                         expected=expected, work_rate_per_s=_work_rate(samples, work),
-                        signals={n: v.as_dict() for n, v in judge_samples(samples, limits.warmup_s).items()},
+                        signals={n: v.as_dict() for n, v in judged.signals.items()},
                         **(diagnosis_fields(run_dir, go.goroot) if profiles else {}))
-        (run_dir / "result.json").write_text(json.dumps(result.as_dict(), indent=2))
+        (run_dir / "result.json").write_text(json.dumps(result.as_dict(), indent=2, allow_nan=False))
     except BaseException:
         shutil.rmtree(run_dir, ignore_errors=True)
         raise
@@ -181,17 +215,41 @@ def measure(package: Path, family: str, variant: str, *, limits: Limits = Limits
     return result
 
 
-def _verdict(samples: Samples, outcome: Outcome, limits: Limits, signal: str | None) -> SignalVerdict:
-    """The verdict on ``signal`` (or on every signal a program can leak through); reaching the cap is a leak."""
-    names = [signal] if signal else PROGRAM_SIGNALS
-    verdicts = judge_samples(samples, limits.warmup_s, names)
-    chosen = overall(verdicts) if verdicts else SignalVerdict(
-        signal=names[0], verdict="inconclusive", rate_per_s=float("nan"), unit=SIGNALS[names[0]].unit, window_s=0.0,
-        samples=0, start=float("nan"), end=float("nan"), noise=float("nan"), reason="no sample was taken")
+class _Watch:
+    """Reads a run's samples while it runs and judges them at each look; says when the run may stop."""
+
+    def __init__(self, path: Path, names: list[str], limits: Limits, work: str) -> None:
+        self.stream = SampleStream(path)
+        self.sequential = limits.sequential
+        self.seq = Sequential(names, limits.warmup_s, limits.duration_s - limits.warmup_s, work=work or None,
+                              settle_s=limits.settle_s)
+        self.decision: Judgement | None = None
+        self.latest: Judgement | None = None
+
+    def tick(self, elapsed: float, rss: int, progress: Progress | None, label: str) -> bool:
+        if self.stream.poll() and self.decision is None:
+            samples = self.stream.samples()
+            if self.seq.due(float(samples.t[-1])):
+                self.latest = self.seq.look(samples)
+                if self.latest.decided and self.sequential:
+                    self.decision = self.latest
+        if progress:
+            progress(label, elapsed, rss)
+        return self.decision is not None
+
+    def judge(self, samples: Samples, *, final: bool) -> Judgement:
+        return self.seq.look(samples, final=final)
+
+    def final(self) -> Samples:
+        self.stream.poll()
+        return self.stream.samples()
+
+
+def _capped(chosen: SignalVerdict, outcome: Outcome, limits: Limits) -> SignalVerdict:
+    """Reaching the memory cap is a leak, whatever the curve said so far."""
     if outcome.capped:
-        chosen.verdict = "leak"
-        chosen.reason = f"hit the {limits.mem_cap_bytes // 2**20} MiB memory cap after {outcome.wall_s:.1f} s; " \
-                        + chosen.reason
+        chosen = dataclasses.replace(chosen, verdict="leak", reason=(
+            f"hit the {limits.mem_cap_bytes // 2**20} MiB memory cap after {outcome.wall_s:.1f} s; " + chosen.reason))
     return chosen
 
 
@@ -219,6 +277,7 @@ def run_program(path: Path, **kwargs) -> Result:
     path = Path(path)
     if not path.is_dir():
         raise BadParameter(f"--program wants the folder of a Go main package; {path} is not a folder")
+    kwargs.setdefault("work", "requests")  # judged per request too, where the program counts them (expvar)
     return measure(path, f"program-{path.resolve().name}", "program", **kwargs)
 
 

@@ -4,7 +4,14 @@
 //
 // It samples runtime/metrics (never runtime.ReadMemStats, which stops the
 // world), process RSS and the program's expvar counters, one JSON object per
-// line. When LEAKLAB_DURATION has elapsed it writes a last record and exits.
+// line. When LEAKLAB_DURATION has elapsed, or the harness writes "stop" on
+// the pipe LEAKLAB_CONTROL_FD names, it takes the last profiles, writes a
+// last record and exits. When that pipe closes (the harness died) it exits
+// at once, so a program never outlives the lab that watches it.
+//
+// The live heap is only measured by a garbage collection. When the runtime
+// has not collected for a while, the probe forces one, at most once per
+// 200 times the cost of the last one it forced: under 0.5% of the time.
 
 package main
 
@@ -18,6 +25,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -57,7 +65,30 @@ func init() {
 	if os.Getenv("LEAKLAB_PROFILE_DIR") != "" {
 		runtime.MemProfileRate = 16 << 10
 	}
-	go leaklabLoop(bufio.NewWriter(f))
+	stop := make(chan struct{})
+	if fd, err := strconv.Atoi(os.Getenv("LEAKLAB_CONTROL_FD")); err == nil {
+		syscall.CloseOnExec(fd) // the program's own children must not hold the pipe open
+		go leaklabControl(os.NewFile(uintptr(fd), "leaklab-control"), stop)
+	}
+	p := leaklabNewProbe(bufio.NewWriter(f))
+	p.sample() // before main runs: the baseline of memory outside the Go heap
+	go p.loop(stop)
+}
+
+// leaklabControl closes stop when the harness asks for it, and ends the
+// program at once when the harness is gone (the pipe reads end of file).
+func leaklabControl(pipe *os.File, stop chan struct{}) {
+	buf := make([]byte, 64)
+	for {
+		n, err := pipe.Read(buf)
+		if n > 0 && strings.Contains(string(buf[:n]), "stop") {
+			close(stop)
+			stop = nil
+		}
+		if err != nil {
+			os.Exit(3)
+		}
+	}
 }
 
 func leaklabSeconds(name string, def float64) time.Duration {
@@ -67,57 +98,106 @@ func leaklabSeconds(name string, def float64) time.Duration {
 	return time.Duration(def * float64(time.Second))
 }
 
-func leaklabLoop(w *bufio.Writer) {
-	start := time.Now()
-	interval := leaklabSeconds("LEAKLAB_INTERVAL", 0.05)
-	duration := leaklabSeconds("LEAKLAB_DURATION", 0)
-	warmup := leaklabSeconds("LEAKLAB_WARMUP", 1)
-	profiles := os.Getenv("LEAKLAB_PROFILE_DIR")
+type leaklabProbe struct {
+	w        *bufio.Writer
+	enc      *json.Encoder
+	start    time.Time
+	names    []string
+	samples  []metrics.Sample
+	cycles   int // index of gc_cycles in samples, or -1
+	lastGC   uint64
+	lastSeen time.Time     // when the GC count last changed
+	cost     time.Duration // how long the last forced GC took
+	forced   int
+	forcedS  float64
+}
 
+func leaklabNewProbe(w *bufio.Writer) *leaklabProbe {
+	p := &leaklabProbe{w: w, enc: json.NewEncoder(w), start: time.Now(), cycles: -1}
+	p.lastSeen = p.start
 	// Only ask for the metrics this runtime knows, so one probe fits every Go version.
 	known := map[string]bool{}
 	for _, d := range metrics.All() {
 		known[d.Name] = true
 	}
-	var names []string
-	var samples []metrics.Sample
 	for short, long := range leaklabMetrics {
 		if known[long] {
-			names = append(names, short)
-			samples = append(samples, metrics.Sample{Name: long})
-		}
-	}
-	enc := json.NewEncoder(w)
-	enc.Encode(map[string]any{"type": "start", "go": runtime.Version(), "pid": os.Getpid(),
-		"interval_s": interval.Seconds(), "metrics": names})
-	w.Flush()
-
-	sample := func() {
-		metrics.Read(samples)
-		rec := map[string]any{"t": time.Since(start).Seconds(), "rss_bytes": leaklabRSS()}
-		for i, s := range samples {
-			if s.Value.Kind() == metrics.KindUint64 {
-				rec[names[i]] = s.Value.Uint64()
+			if short == "gc_cycles" {
+				p.cycles = len(p.samples)
 			}
+			p.names = append(p.names, short)
+			p.samples = append(p.samples, metrics.Sample{Name: long})
 		}
-		if vars := leaklabExpvars(); len(vars) > 0 {
-			rec["expvar"] = vars
-		}
-		enc.Encode(rec)
-		w.Flush()
 	}
+	p.enc.Encode(map[string]any{"type": "start", "go": runtime.Version(), "pid": os.Getpid(), "metrics": p.names})
+	p.w.Flush()
+	return p
+}
+
+func (p *leaklabProbe) sample() {
+	metrics.Read(p.samples)
+	rec := map[string]any{"t": time.Since(p.start).Seconds(), "rss_bytes": leaklabRSS(),
+		"forced_gcs": p.forced, "forced_gc_s": p.forcedS}
+	for i, s := range p.samples {
+		if s.Value.Kind() == metrics.KindUint64 {
+			rec[p.names[i]] = s.Value.Uint64()
+		}
+	}
+	if vars := leaklabExpvars(); len(vars) > 0 {
+		rec["expvar"] = vars
+	}
+	p.enc.Encode(rec)
+	p.w.Flush()
+}
+
+// collect forces a GC when none has run for a while, so that the live heap
+// is measured even in a program that allocates too little to trigger one.
+func (p *leaklabProbe) collect(now time.Time, wait time.Duration) {
+	if p.cycles < 0 {
+		return
+	}
+	if n := p.samples[p.cycles].Value.Uint64(); n != p.lastGC {
+		p.lastGC, p.lastSeen = n, now
+		return
+	}
+	if now.Sub(p.lastSeen) < max(wait, 200*p.cost) {
+		return
+	}
+	began := time.Now()
+	runtime.GC()
+	p.cost = time.Since(began)
+	p.forced++
+	p.forcedS += p.cost.Seconds()
+	p.lastSeen = time.Now()
+}
+
+func (p *leaklabProbe) loop(stop chan struct{}) {
+	interval := leaklabSeconds("LEAKLAB_INTERVAL", 0.05)
+	duration := leaklabSeconds("LEAKLAB_DURATION", 0)
+	warmup := leaklabSeconds("LEAKLAB_WARMUP", 1)
+	gcWait := leaklabSeconds("LEAKLAB_GC_WAIT", 0.1)
+	profiles := os.Getenv("LEAKLAB_PROFILE_DIR")
 
 	tick := time.NewTicker(interval)
 	profiled := profiles == ""
-	for now := range tick.C {
-		sample()
-		if !profiled && now.Sub(start) >= warmup {
+	for running := true; running; {
+		var now time.Time
+		select {
+		case now = <-tick.C:
+		case <-stop:
+			now, running = time.Now(), false
+		}
+		p.sample()
+		if os.Getenv("LEAKLAB_FORCE_GC") != "0" {
+			p.collect(now, gcWait)
+		}
+		if !profiled && now.Sub(p.start) >= warmup {
 			leaklabProfile(profiles, "heap-start.txt", "heap", 1)
 			leaklabProfile(profiles, "goroutines-start.txt", "goroutine", 2)
 			profiled = true
 		}
-		if duration > 0 && now.Sub(start) >= duration {
-			break
+		if duration > 0 && now.Sub(p.start) >= duration {
+			running = false
 		}
 	}
 	if profiles != "" {
@@ -125,8 +205,8 @@ func leaklabLoop(w *bufio.Writer) {
 		leaklabProfile(profiles, "goroutines.txt", "goroutine", 2)
 		leaklabProfile(profiles, "goroutineleak.txt", "goroutineleak", 1)
 	}
-	enc.Encode(map[string]any{"type": "end", "t": time.Since(start).Seconds()})
-	w.Flush()
+	p.enc.Encode(map[string]any{"type": "end", "t": time.Since(p.start).Seconds()})
+	p.w.Flush()
 	os.Exit(0)
 }
 

@@ -9,40 +9,56 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["SIGNALS", "Samples", "Signal", "read_samples"]
+__all__ = ["SIGNALS", "SampleStream", "Samples", "Signal", "read_samples"]
 
 
 @dataclasses.dataclass(frozen=True)
 class Signal:
-    """A measured curve: how to call it, its unit, and the growth rate below which it is flat."""
+    """A measured curve: its name and unit, and the rates that make a verdict.
+
+    ``min_rate`` (units per second) is the threshold: growth established above it is a leak, growth
+    bounded below it is flat. ``fast_rate``: a leak faster than this is called as soon as it is certain,
+    without waiting for the growth to persist (see :mod:`leaklab.verdict`). ``per_work_rate``: units kept
+    per unit of the program's work above which it leaks.
+    """
 
     name: str
     label: str
     unit: str
-    min_rate: float  # units per second
+    min_rate: float
+    fast_rate: float
+    per_work_rate: float
     scale: float = 1.0  # divide by this to display in ``display_unit``
     display_unit: str = ""
+    work_unit: str = "request"
+    #: The smallest spread a curve of this signal is taken to have (a page, a goroutine).
+    resolution: float = 4096.0
 
     def amount(self, value: float, digits: int = 1) -> str:
-        """``value`` in display units, e.g. ``"20.5 MiB"``."""
+        """``value`` in display units, e.g. ``"20.5 MiB"``; bytes below 1 MiB as KiB or B."""
+        if self.unit == "B" and abs(value) < 2**20 and digits <= 1:
+            return f"{value:,.0f} B" if abs(value) < 1024 else f"{value / 1024:,.1f} KiB"
         return f"{value / self.scale:,.{digits}f} {self.display_unit}"
 
-    def rate(self, value: float, digits: int = 2) -> str:
+    def rate(self, value: float | None, digits: int = 2) -> str:
         """A growth rate for people, e.g. ``"+20.50 MiB/s"``; ``"-"`` when there is none."""
-        if value is None or math.isnan(value):
+        if value is None or not math.isfinite(value):
             return "-"
-        return f"{value / self.scale:+,.{digits}f} {self.display_unit}/s"
+        shown = value / self.scale
+        if round(shown, digits) == 0:
+            shown = 0.0  # no "-0.00"
+        return f"{shown:+,.{digits}f} {self.display_unit}/s"
 
 
 _MiB = 1024 * 1024
 
-#: The signals a verdict can read. Rates below ``min_rate`` are flat whatever the statistics say.
+#: The signals a verdict can read.
 SIGNALS = {
-    "heap_bytes": Signal("heap_bytes", "Go heap (objects)", "B", 0.5 * _MiB, _MiB, "MiB"),
-    "goroutines": Signal("goroutines", "goroutines", "goroutines", 10.0, 1, "goroutines"),
+    "heap_bytes": Signal("heap_bytes", "Go heap (live after each GC)", "B", 100 * 1024, 8 * _MiB, 64, _MiB, "MiB"),
+    "goroutines": Signal("goroutines", "goroutines", "goroutines", 10.0, 200.0, 0.01, 1, "goroutines", resolution=0.5),
     "outside_go_bytes": Signal("outside_go_bytes", "memory outside the Go runtime (RSS - Go mapped)",
-                               "B", 0.5 * _MiB, _MiB, "MiB"),
-    "rss_bytes": Signal("rss_bytes", "process RSS", "B", 0.5 * _MiB, _MiB, "MiB"),
+                               "B", 256 * 1024, 8 * _MiB, 256, _MiB, "MiB"),
+    "rss_bytes": Signal("rss_bytes", "process RSS", "B", 256 * 1024, 8 * _MiB, 64, _MiB, "MiB"),
 }
 
 
@@ -53,6 +69,7 @@ class Samples:
     columns: dict[str, np.ndarray]
     start: dict
     ended: bool  # the probe wrote its last record: the run reached its duration
+    skipped: int = 0  # lines that were not the probe's records
 
     def __len__(self) -> int:
         return len(self.columns.get("t", ()))
@@ -65,27 +82,85 @@ class Samples:
         return self.columns["t"]
 
 
-def read_samples(path: Path) -> Samples:
-    """Parse a probe file; a truncated last line (the program was killed mid-write) is ignored."""
-    start, ended, rows = {}, False, []
-    text = path.read_text() if path.exists() else ""
-    for line in text.splitlines():
+class SampleStream:
+    """Reads a probe file as it grows, in O(new bytes) per call and 8 bytes per number kept.
+
+    Records that are not the probe's (not JSON, not an object, non-numeric values) are skipped and
+    counted in ``skipped``; a last line still being written waits for the next call.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.start: dict = {}
+        self.ended = False
+        self.skipped = 0
+        self._offset = 0
+        self._rest = b""
+        self._cols: dict[str, np.ndarray] = {}
+        self._n = 0
+
+    def poll(self) -> int:
+        """Read what was appended since the last call; returns how many samples it added."""
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self._offset)
+                data = f.read()
+        except FileNotFoundError:
+            return 0
+        self._offset += len(data)
+        lines = (self._rest + data).split(b"\n")
+        self._rest = lines.pop()
+        before = self._n
+        for line in lines:
+            self._record(line)
+        return self._n - before
+
+    def _record(self, line: bytes) -> None:
         try:
             rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        kind = rec.get("type")
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            rec = None
+        if not isinstance(rec, dict):
+            self.skipped += bool(line.strip())
+            return
+        kind = rec.pop("type", None)
         if kind == "start":
-            start = rec
-        elif kind == "end":
-            ended = True
-        else:
-            rec.update({f"expvar.{k}": v for k, v in rec.pop("expvar", {}).items()})
-            rows.append(rec)
-    names = sorted({k for r in rows for k in r})
-    columns = {n: np.array([r.get(n, np.nan) for r in rows], dtype=float) for n in names}
-    if {"rss_bytes", "go_total_bytes", "go_released_bytes"} <= columns.keys():
-        mapped = columns["go_total_bytes"] - columns["go_released_bytes"]
-        columns["outside_go_bytes"] = columns["rss_bytes"] - mapped
-    columns.setdefault("t", np.array([], dtype=float))
-    return Samples(columns=columns, start=start, ended=ended)
+            self.start = rec
+            return
+        if kind == "end":
+            self.ended = True
+            return
+        extra = rec.pop("expvar", None)
+        if isinstance(extra, dict):
+            rec.update({f"expvar.{k}": v for k, v in extra.items()})
+        values = {k: float(v) for k, v in rec.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+        if "t" not in values or not math.isfinite(values["t"]) or (self._n and values["t"] < self._cols["t"][self._n - 1]):
+            self.skipped += 1
+            return
+        self._append(values)
+
+    def _append(self, values: dict[str, float]) -> None:
+        if self._cols and self._n == len(self._cols["t"]):
+            for k, col in self._cols.items():
+                self._cols[k] = np.concatenate([col, np.full(len(col), np.nan)])
+        for k in values.keys() - self._cols.keys():
+            self._cols[k] = np.full(max(64, len(self._cols.get("t", ()))), np.nan)
+        for k, v in values.items():
+            self._cols[k][self._n] = v
+        self._n += 1
+
+    def samples(self) -> Samples:
+        """What was read so far (views, not copies: valid until the next :meth:`poll`)."""
+        columns = {k: col[:self._n] for k, col in self._cols.items()}
+        if {"rss_bytes", "go_total_bytes", "go_released_bytes"} <= columns.keys():
+            mapped = columns["go_total_bytes"] - columns["go_released_bytes"]
+            columns["outside_go_bytes"] = columns["rss_bytes"] - mapped
+        columns.setdefault("t", np.array([], dtype=float))
+        return Samples(columns=columns, start=self.start, ended=self.ended, skipped=self.skipped)
+
+
+def read_samples(path: Path) -> Samples:
+    """Parse a whole probe file; a truncated last line (the program was killed mid-write) is ignored."""
+    stream = SampleStream(path)
+    stream.poll()
+    return stream.samples()

@@ -1,147 +1,305 @@
-"""Decide from a curve whether a program leaks: ``leak``, ``flat`` or ``inconclusive``.
+"""Decide from a program's curves whether it leaks (``leak``, ``flat`` or ``inconclusive``), and when.
 
-The decision reads the curve's *floor*: at each moment, the lowest value the signal reaches from
-then on, i.e. what the program never gives back. A garbage collector's sawtooth has a flat floor;
-a leak lifts it. After a warm-up, a Theil-Sen slope (robust to outliers) of the floor is the growth
-rate. The rate is a leak only when it is above the signal's flat threshold and the growth over the
-window stands clear of the noise seen in the same run. A floor that creeps up while the raw curve
-shows no significant trend is flat; one that creeps up on a real but noisy trend is inconclusive.
+**What is judged.** Each signal is reduced to points that show what the program keeps:
+
+- the Go heap: the live heap each garbage collection measured (``/gc/heap/live``). Dead objects never
+  count, and the probe forces a collection when the runtime has not run one for a while (at most 1%
+  of the time), so even a program that barely allocates gives points. Toolchains without the metric
+  are judged on the floor of ``heap_bytes``;
+- goroutines: the count at each sample;
+- memory outside the Go runtime: RSS minus what the runtime has mapped, never counted below its level
+  at start (Go memory mapped but not yet touched makes the difference dip, and touching it is not C
+  memory coming back).
+
+**How.** The window after the warm-up is cut into at most :data:`BLOCKS` equal blocks and each block's
+lowest point is kept: the floor, what the program never gives back in that stretch. A Theil-Sen slope
+of those floors, with its Kendall confidence interval, is the growth rate. It is computed over the whole
+window and over its recent half, so a leak that starts late is seen and growth that levels off is not
+called a leak. Where the program counts its work (expvar ``requests``), the same floors are also
+judged against the work done: memory kept per request (a leak when it is above the signal's
+``per_work_rate`` and the growth per second is not negligible, over a quarter of the threshold).
+
+**When.** :class:`Sequential` looks at the curves while the program runs and stops it once a verdict is
+certain:
+
+- ``leak``: the lower bound of the growth rate is above the signal's threshold over the whole window and
+  over its recent half;
+- ``flat``: the upper bound over the recent half is below the threshold (growth before it is reported
+  as "grew by X, then levelled");
+- growth must persist for ``settle_s`` before either is said early (half of it for a leak faster than
+  the signal's ``fast_rate``); a leak must also show in every third of the window, so a one-off step or
+  a ramp that stopped is not one. At the maximum duration the verdict is ``inconclusive`` if neither
+  holds.
+
+Looking many times inflates false alarms. The error rate :data:`ALPHA` of each kind is spent as in a
+group-sequential design: half on the last look, at the maximum duration, and half shared evenly by the
+``K - 1`` looks planned before it. By the union bound (a Bonferroni boundary), the chance of any wrong
+call over the whole run stays below ``ALPHA``, however many times the run was looked at. Judging ``n``
+samples costs O(n) time and memory.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections.abc import Sequence
 
 import numpy as np
 from scipy import stats
 
 from .probe import SIGNALS, Samples, Signal
 
-__all__ = ["MIN_WINDOW_S", "MIN_SAMPLES", "SignalVerdict", "judge", "judge_samples", "overall"]
+__all__ = ["ALPHA", "BLOCKS", "Judgement", "Sequential", "SignalVerdict", "judge", "judge_samples", "look_times",
+           "overall", "settle_for"]
 
-#: Shorter steady windows (after the warm-up) are ``inconclusive``.
-MIN_WINDOW_S = 1.0
-MIN_SAMPLES = 10
-#: Growth over the window must exceed this many noise units to be called a leak.
-NOISE_FACTOR = 3.0
+#: The chance of a wrong call of each kind (leak on a flat program, flat on a leaking one) over a whole run.
+ALPHA = 0.01
+#: The window is judged on at most this many block floors, and on no fewer than MIN_POINTS.
+BLOCKS = 24
+MIN_POINTS = 3
+#: Looks happen every LOOK_STEP_S of program time, or every LOOK_GROWTH of the window if that is longer.
+LOOK_STEP_S = 0.25
+LOOK_GROWTH = 0.05
 
 
 @dataclasses.dataclass
 class SignalVerdict:
-    """The verdict on one signal, with the numbers behind it."""
+    """The verdict on one signal, with the numbers behind it (rates in units per second)."""
 
     signal: str
-    verdict: str
+    verdict: str  # leak, flat, inconclusive
     rate_per_s: float
     unit: str
     window_s: float
-    samples: int
-    start: float
+    samples: int  # points judged (for the heap: collections)
+    start: float  # the floor at the start and the end of the window
     end: float
-    noise: float
     reason: str
+    rate_low: float = math.nan  # confidence interval of the rate over the recent half of the window
+    rate_high: float = math.nan
+    per_work: float | None = None  # units kept per unit of work, where the program counts its work
+    decided: bool = False  # certain (an early stop may rest on it), not only the best word at the end
 
     def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                for k, v in dataclasses.asdict(self).items()}
 
 
-def _floor(y: np.ndarray) -> np.ndarray:
-    """The lowest value reached from each sample to the end."""
-    return np.minimum.accumulate(y[::-1])[::-1]
+@dataclasses.dataclass(frozen=True)
+class _Fit:
+    slope: float
+    low: float
+    high: float
+    points: int
 
 
-def judge(t: np.ndarray, y: np.ndarray, signal: Signal, warmup_s: float,
-          gc: np.ndarray | None = None, *, floor: bool = True) -> SignalVerdict:
-    """Judge one curve ``y(t)``, ignoring the first ``warmup_s`` seconds.
+def look_times(window_s: float) -> list[float]:
+    """The windows (seconds after the warm-up) at which a run of at most ``window_s`` is looked at."""
+    looks, w = [], LOOK_STEP_S
+    while w < window_s:
+        looks.append(w)
+        w += max(LOOK_STEP_S, LOOK_GROWTH * w)
+    return [*looks, window_s]
 
-    The floor of the last stretch is not known yet (the next trough is still to come), so the last
-    quarter of the window, or one GC period if longer (``gc``: the GC cycle count at each sample), is
-    not fitted. ``floor=False`` fits the values themselves: for points that are floors already, such
-    as the live heap each GC measured.
+
+def settle_for(window_s: float) -> float:
+    """How long growth must persist before an early verdict: a third of the longest window, 1.5 to 10 s.
+
+    A leak faster than the signal's ``fast_rate`` needs half of that: a cache or a pool that fills up
+    fast and then levels off looks like a fast leak until it levels.
     """
-    keep = (t >= warmup_s) & np.isfinite(y)
-    t, y = t[keep], y[keep]
-    min_samples = MIN_SAMPLES if floor else LIVE_HEAP_MIN_GCS
-    window = float(t[-1] - t[0]) if len(t) > 1 else 0.0
-    base = dict(signal=signal.name, unit=signal.unit, window_s=window, samples=len(t),
-                start=float(y[0]) if len(y) else float("nan"), end=float(y[-1]) if len(y) else float("nan"))
-    if window < MIN_WINDOW_S or len(t) < min_samples:
-        return SignalVerdict(verdict="inconclusive", rate_per_s=float("nan"), noise=float("nan"),
-                             reason=f"only {window:.1f} s and {len(t)} samples after the {warmup_s:g} s warm-up; "
-                                    f"run for at least {warmup_s + MIN_WINDOW_S + 0.5:g} s", **base)
-    if floor:
-        cycles = float(gc[keep][-1] - gc[keep][0]) if gc is not None else 0.0
-        unknown = max(window / 4, min(window / cycles, window / 2) if cycles >= 1 else 0.0)
-        fit = t <= t[-1] - unknown
-        slope, _, _, _ = stats.theilslopes(_floor(y)[fit], t[fit])
-    else:
-        slope, _, _, _ = stats.theilslopes(y, t)
-    noise = 1.4826 * float(np.median(np.abs(y - np.median(y - slope * t) - slope * t)))
-    growth = slope * window
-    rate = f"{signal.amount(slope)}/s"
-    what = "floor" if floor else "it"
-    if slope < signal.min_rate:
-        return SignalVerdict(verdict="flat", rate_per_s=float(slope), noise=noise,
-                             reason=f"{what} grows {rate}, under the {signal.amount(signal.min_rate)}/s threshold", **base)
-    if growth > NOISE_FACTOR * noise:
-        return SignalVerdict(verdict="leak", rate_per_s=float(slope), noise=noise,
-                             reason=f"{what} grows {rate}: +{signal.amount(growth)} in {window:.1f} s, "
-                                    f"against noise of {signal.amount(noise)}", **base)
-    if not _rising(t, y):
-        return SignalVerdict(verdict="flat", rate_per_s=float(slope), noise=noise,
-                             reason=f"no significant trend: the curve swings by {signal.amount(noise)} around a "
-                                    f"steady level ({what} grows {rate})", **base)
-    return SignalVerdict(verdict="inconclusive", rate_per_s=float(slope), noise=noise,
-                         reason=f"{what} grows {rate} but the curve swings by {signal.amount(noise)}; run longer",
-                         **base)
+    return min(10.0, max(1.5, window_s / 3))
 
 
-def _rising(t: np.ndarray, y: np.ndarray) -> bool:
-    """Whether the raw curve has a significant upward trend (95% Theil-Sen interval above zero).
+def _floors(t: np.ndarray, y: np.ndarray, x: np.ndarray, start: float, end: float) -> tuple[np.ndarray, np.ndarray]:
+    """The lowest point of each of at most BLOCKS equal blocks of [start, end]: (x at that point, floor).
 
-    Repeated values (a metric that changes only at each GC) count once, so a step curve is not
-    mistaken for many independent measurements.
+    ``x`` is what the floors are judged against: time, or the work done. Empty blocks are dropped.
+    On a sawtooth, blocks are long enough to hold a trough each (see :func:`_sawtooth_period`).
     """
-    changed = np.r_[True, np.diff(y) != 0]
-    if changed.sum() < 4:
+    keep = (t >= start) & (t <= end)
+    t, y, x = t[keep], y[keep], x[keep]
+    if len(t) < 2:
+        return x, y
+    blocks = min(BLOCKS, len(t) // 2) if len(t) > BLOCKS else len(t)
+    period = _sawtooth_period(t, y)
+    if period:
+        blocks = max(1, min(blocks, int((end - start) / (1.5 * period))))
+    edges = np.searchsorted(t, np.linspace(start, end, blocks + 1)[1:-1])
+    cuts = np.unique(np.r_[0, edges])
+    cuts = cuts[cuts < len(t)]
+    lows = np.minimum.reduceat(y, cuts)
+    at = [c + int(np.argmin(y[c:d])) for c, d in zip(cuts, np.r_[cuts[1:], len(t)], strict=True)]
+    return x[at], lows
+
+
+def _sawtooth_period(t: np.ndarray, y: np.ndarray) -> float:
+    """The median time between troughs when the curve is a sawtooth (its troughs lie far closer to each
+    other than to its crests), else 0. A block must then be 1.5 periods long, so that none misses its
+    trough and shows a crest for a floor."""
+    troughs = np.flatnonzero((y[1:-1] < y[:-2]) & (y[1:-1] <= y[2:])) + 1
+    if len(troughs) < 3:
+        return 0.0
+    spread = np.subtract(*np.percentile(y, [90, 10]))
+    if spread <= 0 or np.subtract(*np.percentile(y[troughs], [90, 10])) > spread / 4:
+        return 0.0
+    return float(np.median(np.diff(t[troughs])))
+
+
+#: From this many floors on, their spread is measured robustly (a block that missed the trough of a
+#: sawtooth sits high above the others and must not widen the interval); below it, by the standard deviation.
+ROBUST_FROM = 8
+
+
+def _fit(x: np.ndarray, y: np.ndarray, alpha: float, resolution: float) -> _Fit | None:
+    """Theil-Sen slope of ``y`` against ``x``, with Student-t bounds at one-sided level ``alpha``.
+
+    The spread of the residuals is 1.4826 times their median absolute deviation (their standard
+    deviation with fewer than ROBUST_FROM points), and never less than the signal's ``resolution``, so
+    a perfectly straight curve does not claim infinite precision.
+    """
+    n = len(x)
+    if n < MIN_POINTS or np.ptp(x) <= 0:
+        return None
+    slope = float(stats.theilslopes(y, x)[0])
+    resid = y - slope * x
+    resid = resid - np.median(resid)
+    spread = 1.4826 * float(np.median(np.abs(resid))) if n >= ROBUST_FROM else \
+        math.sqrt(float(resid @ resid) / (n - 2))
+    xc = x - x.mean()
+    half = float(stats.t.ppf(1 - alpha, n - 2)) * max(spread, resolution) / math.sqrt(float(xc @ xc))
+    return _Fit(slope, slope - half, slope + half, n)
+
+
+def _persists(x: np.ndarray, y: np.ndarray, slope: float) -> bool:
+    """Whether growth is spread over the window: each third's floor rises on the one before by at least
+    a quarter of its share. A one-off step, or growth that stopped, fails."""
+    if len(x) < 3 or slope <= 0:
         return False
-    _, _, low, _ = stats.theilslopes(y[changed], t[changed], alpha=0.95)
-    return bool(low > 0)
+    edges = np.linspace(x[0], x[-1], 4)
+    thirds = [y[(x >= lo) & (x <= hi)] for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+    if any(len(part) == 0 for part in thirds):
+        return False
+    lows = [float(part.min()) for part in thirds]
+    share = slope * (edges[1] - edges[0])
+    return lows[1] - lows[0] > share / 4 and lows[2] - lows[1] > share / 4
 
 
-#: With this many collections after the warm-up, spread over at least MIN_WINDOW_S, the heap is
-#: judged on the live heap each collection measured.
-LIVE_HEAP_MIN_GCS = 6
+def _points(samples: Samples, name: str) -> tuple[np.ndarray, np.ndarray, str]:
+    """The points a signal is judged on, and what they are called in a reason."""
+    t = samples.t
+    if name == "heap_bytes" and {"gc_cycles", "live_bytes"} <= samples.columns.keys():
+        gc = samples["gc_cycles"]
+        new = np.r_[False, np.diff(gc) > 0] & np.isfinite(samples["live_bytes"])
+        return t[new], samples["live_bytes"][new], "live heap after each GC"
+    y = samples[name]
+    if name == "outside_go_bytes" and len(y) and np.isfinite(y[0]):
+        y = np.maximum(y, y[0])
+    ok = np.isfinite(y)
+    return t[ok], y[ok], "floor"
 
 
-def _after_each_gc(samples: Samples, warmup_s: float) -> tuple[np.ndarray, np.ndarray] | None:
-    """The live heap measured by each GC after the warm-up, as (time, bytes) points; None if too few."""
-    if not {"gc_cycles", "live_bytes"} <= samples.columns.keys():
-        return None
-    gc, t = samples["gc_cycles"], samples.t
-    new = np.r_[False, np.diff(gc) > 0] & (t >= warmup_s)
-    if new.sum() < LIVE_HEAP_MIN_GCS or t[new][-1] - t[new][0] < MIN_WINDOW_S:
-        return None
-    return t[new], samples["live_bytes"][new]
+@dataclasses.dataclass
+class Judgement:
+    """Every signal's verdict at one look, and whether the run may stop on them."""
+
+    signals: dict[str, SignalVerdict]
+    overall: SignalVerdict
+    decided: bool
+    t: float
 
 
-def judge_samples(samples: Samples, warmup_s: float, names: list[str] | None = None) -> dict[str, SignalVerdict]:
-    """Judge every signal in ``names`` (default: all known signals the samples carry).
+def judge(t: np.ndarray, y: np.ndarray, signal: Signal, warmup_s: float, *, now: float | None = None,
+          work: np.ndarray | None = None, alpha: float = ALPHA, settle_s: float = 2.0, final: bool = True,
+          what: str = "floor") -> SignalVerdict:
+    """Judge the points ``y(t)`` of one signal after ``warmup_s``, up to ``now`` (default: the last point).
 
-    The Go heap is judged on the floor of ``heap_bytes`` (objects, dead ones included until swept),
-    or, when collections are frequent, on the live heap each GC measured: what a GC finds reachable
-    is a floor already, and short-lived garbage (a churning program) never shows in it.
+    ``alpha`` is this look's share of the error rate; ``final`` waives ``settle_s`` (the run is over).
+    ``work``: the work counter at each point, to judge what is kept per unit of work as well.
     """
+    now = float(t[-1]) if now is None and len(t) else (now or 0.0)
+    window = now - warmup_s
+    whole = _floors(t, y, t, warmup_s, now)
+    recent = _floors(t, y, t, warmup_s + window / 2, now)
+    res = signal.resolution
+    fw, fr = _fit(*whole, alpha, res), _fit(*recent, alpha, res)
+    judged = int(np.sum((t >= warmup_s) & (t <= now)))
+    base = dict(signal=signal.name, unit=signal.unit, window_s=max(window, 0.0), samples=judged,
+                start=float(whole[1][0]) if len(whole[1]) else math.nan,
+                end=float(whole[1][-1]) if len(whole[1]) else math.nan)
+    growth = float(np.median(recent[1]) - whole[1][0]) if len(recent[1]) and len(whole[1]) else 0.0
+    if fw is None:
+        return SignalVerdict(verdict="inconclusive", rate_per_s=math.nan, reason=(
+            f"too few points to judge: {judged} ({what}) in {max(window, 0):.1f} s after the "
+            f"{warmup_s:g} s warm-up; run longer"), **base)
+    per_work = _fit(*_floors(t, y, work, warmup_s + window / 2, now), alpha, 0.0) if work is not None else None
+    if fr is not None and fr.low > fw.low and _persists(*recent, fr.slope):  # a leak that started late
+        return _decide(signal, fr, fr, per_work, True, {**base, "growth": growth}, window, settle_s, final, what)
+    return _decide(signal, fw, fr, per_work, _persists(*whole, fw.slope), {**base, "growth": growth}, window,
+                   settle_s, final, what)
+
+
+def _decide(signal: Signal, fw: _Fit, fr: _Fit | None, pw: _Fit | None, persists: bool, base: dict, window: float,
+            settle_s: float, final: bool, what: str) -> SignalVerdict:
+    r0, rate = signal.min_rate, signal.rate
+    settled = final or window >= settle_s
+    base = dict(base)
+    growth = base.pop("growth")
+    nums = dict(rate_per_s=fw.slope, rate_low=fw.low, rate_high=fw.high,
+                per_work=pw.slope if pw is not None else None, **base)
+    kept = f"; keeps {signal.amount(pw.slope, 2 if signal.unit == 'goroutines' else 0)} per {signal.work_unit}" \
+        if pw is not None and pw.slope > 0 else ""
+    fast = window >= settle_s / 2 and fw.low > signal.fast_rate
+    if fw.low > r0 and persists and (settled or fast):
+        return SignalVerdict(verdict="leak", decided=True, reason=(
+            f"{what} grows {rate(fw.slope)} (at least {rate(fw.low)}) over {window:.1f} s, in every third of "
+            f"it{kept}"), **nums)
+    if pw is not None and pw.low > signal.per_work_rate and fw.slope > r0 / 4 and persists and settled:
+        return SignalVerdict(verdict="leak", decided=True, reason=(
+            f"{what} keeps {signal.amount(pw.slope, 0)} per {signal.work_unit} (at least "
+            f"{signal.amount(pw.low, 0)}): {rate(fw.slope)} over {window:.1f} s"), **nums)
+    work_bounded = pw is None or pw.high < signal.per_work_rate or final
+    # Bounded over the recent half; or over the whole window, with no established growth in the recent half.
+    bounded = fw.high < r0 if fr is None else (fr.high < r0 or (fw.high < r0 and fr.low <= 0))
+    if bounded and settled and work_bounded:
+        grew = f"grew by {signal.amount(growth)}, then levelled: " if growth > r0 * window else ""
+        if fw.high < r0:
+            why = (f"{grew}{what} grows {rate(fw.slope)}, at most {rate(fw.high)} over {window:.1f} s, under the "
+                   f"{rate(r0)} threshold")
+        else:
+            assert fr is not None
+            nums.update(rate_per_s=fr.slope, rate_low=fr.low, rate_high=fr.high)
+            why = (f"{grew}{what} grows {rate(fr.slope)}, at most {rate(fr.high)} over the last "
+                   f"{window / 2:.1f} s, under the {rate(r0)} threshold")
+        return SignalVerdict(verdict="flat", decided=True, reason=why + kept, **nums)
+    span = f"{rate(fw.low)} .. {rate(fw.high)}"
+    return SignalVerdict(verdict="inconclusive", reason=(
+        f"{what} grows {span} over {window:.1f} s: not yet told apart from the {rate(r0)} threshold"
+        + ("; run longer (--duration)" if final else "")), **nums)
+
+
+def _work_at(samples: Samples, t: np.ndarray, work: str | None) -> np.ndarray | None:
+    col = f"expvar.{work}" if work else None
+    if not col or col not in samples.columns or not np.isfinite(samples[col]).any():
+        return None
+    done = samples[col]
+    ok = np.isfinite(done)
+    return np.interp(t, samples.t[ok], done[ok])
+
+
+def judge_samples(samples: Samples, warmup_s: float, names: Sequence[str] | None = None, *, work: str | None = None,
+                  alpha: float = ALPHA, settle_s: float = 2.0, final: bool = True,
+                  now: float | None = None) -> dict[str, SignalVerdict]:
+    """Judge every signal in ``names`` (default: all known signals the samples carry) up to ``now``."""
     names = [n for n in (names or SIGNALS) if n in samples.columns]
-    gc = samples.columns.get("gc_cycles")
     verdicts = {}
     for n in names:
-        live = _after_each_gc(samples, warmup_s) if n == "heap_bytes" else None
-        if live:
-            verdicts[n] = judge(*live, SIGNALS[n], warmup_s, floor=False)
-            verdicts[n].reason = f"live heap after each of {len(live[0])} GCs: {verdicts[n].reason}"
-        else:
-            verdicts[n] = judge(samples.t, samples[n], SIGNALS[n], warmup_s, gc)
+        t, y, what = _points(samples, n)
+        if now is not None:
+            t, y = t[t <= now], y[t <= now]
+        verdicts[n] = judge(t, y, SIGNALS[n], warmup_s, now=now if now is not None else
+                            (float(samples.t[-1]) if len(samples) else 0.0), work=_work_at(samples, t, work),
+                            alpha=alpha, settle_s=settle_s, final=final, what=what)
     return verdicts
 
 
@@ -149,6 +307,45 @@ def overall(verdicts: dict[str, SignalVerdict]) -> SignalVerdict:
     """One verdict for several signals: the strongest leak, else inconclusive if any, else flat."""
     leaks = [v for v in verdicts.values() if v.verdict == "leak"]
     if leaks:
-        return max(leaks, key=lambda v: v.rate_per_s / SIGNALS[v.signal].min_rate)
+        return max(leaks, key=lambda v: v.rate_low / SIGNALS[v.signal].min_rate)
     unsure = [v for v in verdicts.values() if v.verdict == "inconclusive"]
     return unsure[0] if unsure else next(iter(verdicts.values()))
+
+
+class Sequential:
+    """Looks at a run's samples as they come, and says when the verdict is certain.
+
+    ``window_s`` is the longest window the run can have (its maximum duration less the warm-up); it
+    fixes the looks and so each look's share of :data:`ALPHA`.
+    """
+
+    def __init__(self, names: Sequence[str], warmup_s: float, window_s: float, *, work: str | None = None,
+                 settle_s: float | None = None) -> None:
+        self.names, self.warmup_s, self.work = list(names), warmup_s, work
+        self.looks = look_times(window_s)
+        # Half the error rate for the last look, where a noisy curve needs it; the rest shared by the others.
+        self.alpha = ALPHA / 2 / max(1, len(self.looks) - 1)
+        self.alpha_last = ALPHA / 2
+        self.settle_s = settle_s if settle_s is not None else settle_for(window_s)
+        self._next = 0
+
+    def due(self, now: float) -> bool:
+        """Whether a look is due at program time ``now``."""
+        return self._next < len(self.looks) and now - self.warmup_s >= self.looks[self._next]
+
+    def look(self, samples: Samples, *, final: bool = False) -> Judgement:
+        """Judge the samples so far; ``decided`` when the run may stop."""
+        while self._next < len(self.looks) and samples.t[-1] - self.warmup_s >= self.looks[self._next]:
+            self._next += 1
+        now = float(samples.t[-1]) if len(samples) else 0.0
+        verdicts = judge_samples(samples, self.warmup_s, self.names, work=self.work,
+                                 alpha=self.alpha_last if final else self.alpha, settle_s=self.settle_s, final=final)
+        if not verdicts:
+            empty = SignalVerdict(signal=self.names[0], verdict="inconclusive", rate_per_s=math.nan,
+                                  unit=SIGNALS[self.names[0]].unit, window_s=0.0, samples=0, start=math.nan,
+                                  end=math.nan, reason="no sample was taken")
+            return Judgement({}, empty, False, now)
+        chosen = overall(verdicts)
+        decided = any(v.verdict == "leak" for v in verdicts.values()) or all(
+            v.verdict == "flat" for v in verdicts.values())
+        return Judgement(verdicts, chosen, decided, now)

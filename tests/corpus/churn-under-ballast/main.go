@@ -35,7 +35,8 @@ func main() {
 	ballast = make([]byte, 200<<20)
 	layout := make([]byte, pageSize)
 	for i := range layout {
-		layout[i] = "<html><body><main></main></body></html>"[i%40]
+		const tpl = "<html><body><main></main></body></html>"
+		layout[i] = tpl[i%len(tpl)]
 	}
 	log.Printf("renderer: %d MiB ballast, 400 pages/s", len(ballast)>>20)
 	var total int

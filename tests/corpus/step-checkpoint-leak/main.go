@@ -29,7 +29,7 @@ type replica struct {
 
 func (r *replica) apply(op uint64) {
 	c := r.state[op%chunks]
-	off := int(op*2654435761) % (chunkSize - 8)
+	off := int((op * 2654435761) % uint64(chunkSize-8))
 	for i := range 8 {
 		c[off+i] ^= byte(op >> (8 * i))
 	}
