@@ -293,6 +293,14 @@ def family_checks(results, *, go: GoToolchain | None = None) -> list[dict]:
 
 # -- what a notebook and `leaklab run` show -----------------------------------------------------------
 
+def _code_html(text: str) -> str:
+    """``text`` escaped for HTML, its `backticked` parts shown as code rather than as backticks."""
+    parts = html.escape(text).split("`")
+    if len(parts) % 2 == 0:  # an odd number of backticks: not markup, keep them
+        return html.escape(text)
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
 class Report:
     """What :func:`report` returns: shown as HTML in a notebook, as text elsewhere."""
 
@@ -326,11 +334,13 @@ class Report:
                    [[c["check"], c["variant"], "yes" if c["flagged"] else "no", c["finding"]] for c in self.checks])
 
     def _repr_html_(self) -> str:
-        parts = [f"<h4>{html.escape(title)}</h4><table class='leaklab-diagnosis'><thead><tr>"
-                 + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead><tbody>"
-                 + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+        """The tables for a notebook and the report: aligned left, `backticked` text shown as code."""
+        cell = 'style="text-align:left;vertical-align:top"'
+        parts = [f"<h4>{_code_html(title)}</h4><table class='leaklab-diagnosis'><thead><tr>"
+                 + "".join(f"<th {cell}>{html.escape(h)}</th>" for h in head) + "</tr></thead><tbody>"
+                 + "".join("<tr>" + "".join(f"<td {cell}>{_code_html(c)}</td>" for c in row) + "</tr>" for row in rows)
                  + "</tbody></table>" for title, head, rows in self._sections()]
-        parts.append(f"<p><em>What the leak profile misses:</em> {html.escape(LEAK_PROFILE_MISSES)}</p>")
+        parts.append(f"<p><em>What the leak profile misses:</em> {_code_html(LEAK_PROFILE_MISSES)}</p>")
         return "\n".join(parts)
 
     def __repr__(self) -> str:

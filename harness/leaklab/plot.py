@@ -280,11 +280,23 @@ def _reading_panel(ax: Axes, result: Result, samples: Samples, until: float, tit
                       if judged.sum() >= 2 else 0.0, 1e-3])
     raw_top = float(np.max(heap)) if len(heap) else 0.0
     ax.set_ylim(0, (judged_top * 2.4) if raw_top > 2 * judged_top else max(raw_top, judged_top) * 1.6)
-    ax.set_title(title, loc="left", fontsize=11, fontweight="bold", color=c if result.verdict != "inconclusive" else "black")
+    ax.set_title(title, loc="left", fontsize=11, fontweight="bold",
+                 color=COLOURS["leaky"] if result.verdict == "leak" else COLOURS["fixed"] if result.verdict == "flat"
+                 else "black")
     ax.text(0.02, 0.97, note, transform=ax.transAxes, va="top", ha="left", fontsize=9, wrap=True,
             bbox=dict(boxstyle="round,pad=0.3", fc="white", ec="#bbbbbb", alpha=0.9))
     ax.set_xlabel("time since the program started [s]")
     ax.grid(alpha=0.3)
+
+
+#: What each verdict looks like on the reading picture.
+_READING_NOTES = {
+    "leak": "The points climb away from the threshold line,\nfar more than their noise: growth established\n"
+            "above the threshold.",
+    "flat": "The points stay within their noise, below\nthe threshold line: growth bounded below it.",
+    "inconclusive": "When the run ended the growth was neither\nestablished above the threshold nor bounded\n"
+                    "below it: inconclusive (run longer).",
+}
 
 
 def plot_reading(leaky: Result, fixed: Result, *, wide: bool = True) -> Figure:
@@ -292,7 +304,8 @@ def plot_reading(leaky: Result, fixed: Result, *, wide: bool = True) -> Figure:
 
     Left, the leaky run: the live heap each GC measured climbs away from the threshold, so the
     growth is established above it: ``leak``. Middle, the fixed run: the points stay within their noise
-    and below the threshold: ``flat``. Right, the leaky run as it looked before the lab could tell
+    and below the threshold: ``flat``. (Each panel is titled with its run's own verdict and says what
+    that verdict means, whatever it came out as.) Right, the leaky run as it looked before the lab could tell
     (half way to its decision, or after two collections): neither yet, which a run that ends there
     reports as ``inconclusive``. ``wide=False`` puts the panels two by two (for a slide).
     """
@@ -306,13 +319,10 @@ def plot_reading(leaky: Result, fixed: Result, *, wide: bool = True) -> Figure:
         fig = Figure(figsize=(12, 8), layout="constrained")
         left, mid, right, key = fig.subplots(2, 2).ravel()
         key.axis("off")
-    for ax, variant, title, note in (
-            (left, "leaky", "leak", "The points climb away from the threshold line,\n"
-                                     "far more than their noise: growth established\nabove the threshold."),
-            (mid, "fixed", "flat", "The points stay within their noise, below\nthe threshold line: growth bounded "
-                                   "below it.")):
+    for ax, variant in ((left, "leaky"), (mid, "fixed")):
         result, samples = runs[variant]
-        _reading_panel(ax, result, samples, float(samples.t[-1]), f"{title}: {result.family}/{variant}", note)
+        _reading_panel(ax, result, samples, float(samples.t[-1]), f"{result.verdict}: {result.family}/{variant}",
+                       _READING_NOTES.get(result.verdict, result.reason))
     result, samples = runs["leaky"]
     gc_t, _ = _live_after_gc(samples)
     after = gc_t[gc_t >= _warmup_s(result)]

@@ -3,7 +3,9 @@
 ``reports/index.html`` is the overview; each family gets ``reports/<family>.html``. Every page has a
 nav bar to all the others, hides the code (the reader wants the verdicts and the curves; the code is
 in ``notebooks/``), embeds its figures as data URIs and loads no script from the network. A footer
-says what produced the numbers (Go version, GODEBUG, GOEXPERIMENT, parameters, date).
+says what produced the numbers (Go version, GODEBUG, GOEXPERIMENT, parameters, date). The overview's
+"Reading a verdict" section (a markdown cell tagged ``leaklab-reading``) gets the picture of
+:func:`leaklab.plot.plot_reading`, drawn from the report's own timer runs and inlined as SVG.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from .paths import resource
 from .notebooks import OVERVIEW_RECORD, RECORD, check, execute_all, load_results
 from .run import Limits
 
-__all__ = ["DEFAULT_REPORT", "Report", "build_report", "page_name", "render"]
+__all__ = ["DEFAULT_REPORT", "READING_TAG", "Report", "build_report", "page_name", "reading_svg", "render"]
 
 DEFAULT_REPORT = Path("reports")
 #: Cells that only matter to papermill; the report drops them.
@@ -53,6 +55,31 @@ def _footer(out: Path, notebook: Path) -> str:
             f"run data: {out}.")
 
 
+#: The markdown cell after which the report shows how to read a verdict.
+READING_TAG = "leaklab-reading"
+
+
+def reading_svg(out: Path, family: str = "timer") -> str:
+    """How to read a verdict (:func:`leaklab.plot.plot_reading`) from ``family``'s runs in ``out``, as an
+    inline ``<svg>`` element; empty when those runs are not there."""
+    import io
+
+    from matplotlib import rc_context
+
+    from .lab import load_result
+    from .plot import plot_reading
+
+    try:
+        leaky, fixed = (load_result(Path(out) / family / v) for v in ("leaky", "fixed"))
+    except (OSError, ValueError, TypeError):
+        return ""
+    buf = io.StringIO()
+    with rc_context({"svg.fonttype": "none", "svg.hashsalt": "leaklab"}):  # text stays text; stable ids
+        plot_reading(leaky, fixed).savefig(buf, format="svg")
+    svg = buf.getvalue()
+    return svg[svg.index("<svg"):]
+
+
 def _exporter():
     from nbconvert import HTMLExporter
     from traitlets.config import Config
@@ -75,9 +102,12 @@ def render(executed: Sequence[Path], report: Path, out: Path) -> Path:
     pages = [{"href": page_name(p), "title": _title(nb, p)} for p, nb in zip(executed, nbs)]
     report.mkdir(parents=True, exist_ok=True)
     exporter = _exporter()
+    wants_reading = any(READING_TAG in c.metadata.get("tags", []) for nb in nbs for c in nb.cells)
+    reading = reading_svg(Path(out)) if wants_reading else ""
     for i, (path, nb) in enumerate(zip(executed, nbs)):
         lab = {"pages": pages, "current": pages[i]["href"], "footer": _footer(Path(out), path),
-               "prev": pages[i - 1] if i > 0 else None, "next": pages[i + 1] if i + 1 < len(pages) else None}
+               "prev": pages[i - 1] if i > 0 else None, "next": pages[i + 1] if i + 1 < len(pages) else None,
+               "reading_svg": reading, "reading_tag": READING_TAG}
         body, _ = exporter.from_notebook_node(nb, resources={"leaklab": lab, "metadata": {"name": pages[i]["title"]}})
         (report / pages[i]["href"]).write_text(body, encoding="utf-8")
     return report / "index.html"
