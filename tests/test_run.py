@@ -45,7 +45,7 @@ def test_a_runaway_leak_hits_the_cap_and_counts_as_a_leak(go, tmp_path):
 def test_a_program_capped_before_its_first_sample_is_still_a_leak(go, tmp_path):
     limits = dataclasses.replace(QUICK, mem_cap_bytes=96 * 2**20)
     r = measure(FIXTURES / "capped_at_start", "fx", "early", limits=limits, out=tmp_path, go=go)
-    assert r.capped and r.verdict == "leak" and r.samples == 0
+    assert r.capped and r.verdict == "leak" and r.samples <= 1  # only the probe's sample taken before main
     assert not list((tmp_path / "fx").glob(".*partial*"))
     assert not _left_behind(tmp_path)
 

@@ -29,7 +29,7 @@ from .profiles import diagnosis_fields, leak_profile_env
 from .probe import Samples, SampleStream
 from .run import Interrupted, Limits, Outcome, execute
 from .toolchain import GoToolchain, find_go
-from .verdict import Judgement, Sequential, SignalVerdict
+from .verdict import Judgement, Sequential, SignalVerdict, explain, judge_samples
 
 __all__ = ["DEFAULT_OUT", "Result", "run_family", "run_program", "measure", "load_result"]
 
@@ -140,9 +140,10 @@ def _failure(outcome: Outcome, run_dir: Path, samples: int, limits: Limits, ende
                else f"exited with status {outcome.returncode}")
         return f"the program {how} after {outcome.wall_s:.1f} s ({samples} samples kept). Its last words:\n{tail}"
     if not ended and not outcome.stopped_early and last_t < limits.warmup_s:
-        return (f"the program exited on its own after {outcome.wall_s:.1f} s, before the {limits.warmup_s:g} s "
-                f"warm-up ended ({samples} samples): a program must keep working until the lab stops it "
-                f"(does main return at once?)" + (f"\n{tail}" if tail else ""))
+        what = ("without producing a single sample" if samples <= 1 else
+                f"before the {limits.warmup_s:g} s warm-up ended ({samples} samples)")
+        return (f"the program exited on its own after {outcome.wall_s:.1f} s {what}: a program must keep working "
+                f"until the lab stops it (does main return at once?)" + (f"\n{tail}" if tail else ""))
     return None
 
 
@@ -197,7 +198,8 @@ def measure(package: Path, family: str, variant: str, *, limits: Limits = Limits
                 raise Interrupted(f"interrupted; samples kept in {failed}", outcome.signum or signal_module.SIGINT)
             raise ProgramFailed(f"{family}/{variant}: {problem}\n(run folder: {failed})", str(failed))
         judged = watch.decision or watch.judge(samples, final=True)
-        chosen = _capped(judged.overall, outcome, limits)
+        seen = {**judge_samples(samples, limits.warmup_s, work=work or None, now=judged.t), **judged.signals}
+        chosen = _capped(explain(judged.overall, seen), outcome, limits)
         result = Result(family=family, variant=variant, verdict=chosen.verdict, signal=chosen.signal,
                         rate_per_s=chosen.rate_per_s, unit=chosen.unit, reason=chosen.reason,
                         duration_s=round(float(samples.t[-1]) if len(samples) else 0.0, 3), samples=len(samples),
@@ -205,7 +207,7 @@ def measure(package: Path, family: str, variant: str, *, limits: Limits = Limits
                         decided_after_s=round(judged.t, 3) if watch.decision else None,
                         stopped="memory cap" if outcome.capped else "decided" if watch.decision else "max duration",
                         expected=expected, work_rate_per_s=_work_rate(samples, work),
-                        signals={n: v.as_dict() for n, v in judged.signals.items()},
+                        signals={n: v.as_dict() for n, v in seen.items()},
                         **(diagnosis_fields(run_dir, go.goroot) if profiles else {}))
         (run_dir / "result.json").write_text(json.dumps(result.as_dict(), indent=2, allow_nan=False))
     except BaseException:

@@ -49,8 +49,8 @@ from scipy import stats
 
 from .probe import SIGNALS, Samples, Signal
 
-__all__ = ["ALPHA", "BLOCKS", "Judgement", "Sequential", "SignalVerdict", "judge", "judge_samples", "look_times",
-           "overall", "settle_for"]
+__all__ = ["ALPHA", "BLOCKS", "Judgement", "Sequential", "SignalVerdict", "explain", "judge", "judge_samples",
+           "look_times", "overall", "settle_for"]
 
 #: The chance of a wrong call of each kind (leak on a flat program, flat on a leaking one) over a whole run.
 ALPHA = 0.01
@@ -303,6 +303,21 @@ def judge_samples(samples: Samples, warmup_s: float, names: Sequence[str] | None
     return verdicts
 
 
+def explain(chosen: SignalVerdict, seen: dict[str, SignalVerdict]) -> SignalVerdict:
+    """The chosen verdict, its reason saying which signal it believes when RSS tells another story."""
+    rss = seen.get("rss_bytes")
+    if rss is None or chosen.signal == "rss_bytes" or rss.verdict == chosen.verdict or rss.verdict != "leak":
+        return chosen
+    signal = SIGNALS["rss_bytes"]
+    if chosen.verdict == "flat":
+        note = (f"; RSS grows {signal.rate(rss.rate_per_s)}, but neither the Go heap nor memory outside it "
+                f"does: the program is touching memory the runtime had already mapped (bounded by what it "
+                f"mapped), and the verdict believes the Go heap")
+    else:
+        note = f"; RSS grows {signal.rate(rss.rate_per_s)} too"
+    return dataclasses.replace(chosen, reason=chosen.reason + note)
+
+
 def overall(verdicts: dict[str, SignalVerdict]) -> SignalVerdict:
     """One verdict for several signals: the strongest leak, else inconclusive if any, else flat."""
     leaks = [v for v in verdicts.values() if v.verdict == "leak"]
@@ -335,9 +350,9 @@ class Sequential:
 
     def look(self, samples: Samples, *, final: bool = False) -> Judgement:
         """Judge the samples so far; ``decided`` when the run may stop."""
-        while self._next < len(self.looks) and samples.t[-1] - self.warmup_s >= self.looks[self._next]:
-            self._next += 1
         now = float(samples.t[-1]) if len(samples) else 0.0
+        while self._next < len(self.looks) and now - self.warmup_s >= self.looks[self._next]:
+            self._next += 1
         verdicts = judge_samples(samples, self.warmup_s, self.names, work=self.work,
                                  alpha=self.alpha_last if final else self.alpha, settle_s=self.settle_s, final=final)
         if not verdicts:
