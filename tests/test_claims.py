@@ -244,3 +244,25 @@ def test_saving_one_claim_keeps_the_others(tmp_path):
     write_claims([again], tmp_path / "claims.json")
     saved = {f.claim_id: f.measured for f in load_findings(tmp_path / "claims.json")}
     assert saved == {"defer-stop-panic": "m1 again", "unhashable-key": "m2"}
+
+
+def _strict(text):
+    """Parse JSON as a strict parser does: NaN and Infinity are not JSON."""
+    import json
+
+    def refuse(name):
+        raise ValueError(f"{name} is not JSON")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_numbers_that_could_not_be_measured_are_saved_as_null_and_read_back(tmp_path):
+    cell = dataclasses.asdict(Cell(go="1.22", go_version="go1.22.10", go_directive="1.22", godebug="",
+                                   status="unsupported", expected="leak", run_dir=str(tmp_path / "gone")))
+    finding = Finding("ticker-time-after", "timer", "c", "m", "inconclusive", False, "go1.26.8", "2026-12-01", "h",
+                      numbers={"cells": [cell], "ratio": float("nan"), "rates": [1.0, float("inf")]})
+    write_claims([finding], tmp_path / "claims.json")
+    saved = _strict((tmp_path / "claims.json").read_text())["findings"][0]
+    assert saved["numbers"]["ratio"] is None and saved["numbers"]["rates"] == [1.0, None]
+    assert saved["numbers"]["cells"][0]["rate_per_s"] is None
+    (back,) = load_findings(tmp_path / "claims.json")
+    assert Cell.from_dict(back.numbers["cells"][0]).rate_per_s != Cell.from_dict(back.numbers["cells"][0]).rate_per_s

@@ -2,7 +2,6 @@
 and a GODEBUG setting a toolchain has removed reported as unsupported."""
 
 import json
-import time
 
 import psutil
 import pytest
@@ -11,6 +10,7 @@ from leaklab import toolchain
 from leaklab.cases import get_family
 from leaklab.matrix import Cell, load_matrix, matrix_png, run_matrix
 from leaklab.run import Limits
+from leaklab.stopping import wait_ended
 from leaklab.toolchain import fetch_go
 
 LIMITS = Limits(duration_s=3, warmup_s=1)
@@ -38,16 +38,11 @@ def test_a_download_that_hangs_is_stopped_with_a_clear_error(tmp_path, monkeypat
     assert _ended(child), "the process the download started was left running"
 
 
-def _ended(pid, within=2.0):
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        time.sleep(0.05)
-    return False
+def _ended(pid, within=10.0):
+    try:
+        return not wait_ended([psutil.Process(pid)], within)
+    except psutil.NoSuchProcess:
+        return True
 
 
 def _hanging_python(tmp_path):
@@ -141,3 +136,16 @@ def test_extra_variants_do_not_change_the_default_run():
 def test_matrix_cli_rejects_an_unknown_variant(leaklab):
     status, _, err = leaklab("matrix", "timer", "--variant", "nope", "--go", "1.26")
     assert status == 2 and "no variant 'nope'" in err
+
+
+
+@pytest.mark.slow
+def test_matrix_json_is_strict_a_cell_without_a_rate_is_null_and_read_back_as_nan(cells):
+    def refuse(name):
+        raise ValueError(f"{name} is not JSON")
+    saved = json.loads((cells[0] / "matrix-timer-classic" / "matrix.json").read_text(), parse_constant=refuse)
+    unsupported = next(c for c in saved["cells"] if c["status"] == "unsupported")
+    assert unsupported["rate_per_s"] is None
+    _, loaded = load_matrix(cells[0] / "matrix-timer-classic")
+    back = next(c for c in loaded if c.status == "unsupported")
+    assert back.rate_per_s != back.rate_per_s  # NaN again: "no rate" to the table and the plot

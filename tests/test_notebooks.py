@@ -5,10 +5,12 @@ import subprocess
 import sys
 
 import nbformat
+import psutil
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from leaklab import notebooks
+from leaklab import BadParameter, notebooks
+from leaklab.stopping import wait_ended
 from leaklab.cases import cases_dir, families, get_family
 
 NOTEBOOKS = sorted(notebooks.notebooks_dir().glob("*.ipynb"))
@@ -225,3 +227,65 @@ def test_overview_reuses_the_runs_the_family_notebooks_left(tmp_path):
     assert list(by_family) == [f.name for f in families()]
     assert {r.go_version for rs in by_family.values() for r in rs} == {"go-from-disk"}
     assert json.loads((tmp_path / "overview.json").read_text()).keys() == by_family.keys()
+
+
+# --- what a notebook may be given, and what it leaves ------------------------------------------------------
+
+@pytest.mark.parametrize("name, value", [("warmup", float("nan")), ("duration", float("inf")),
+                                         ("interval", float("-inf"))])
+def test_a_parameter_that_is_not_a_finite_number_is_refused_by_name_before_anything_runs(tmp_path, name, value):
+    with pytest.raises(BadParameter, match=rf"notebook parameter {name} = {value!r}"):
+        notebooks.execute_all(tmp_path / "runs", tmp_path / "out", **{name: value})
+    with pytest.raises(BadParameter, match=rf"notebook parameter {name} = "):
+        notebooks.execute(NOTEBOOKS[0], tmp_path / "x.ipynb", {"out": "runs", name: value})
+    with pytest.raises(BadParameter, match=rf"notebook parameter {name} = "):  # papermill -p warmup nan, by hand
+        notebooks.run_family("syncmap", out=tmp_path / "runs", **{name: value})
+    assert list(tmp_path.iterdir()) == []
+
+
+def _strict(text):
+    def refuse(name):
+        raise ValueError(f"{name} is not JSON")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_a_record_without_a_rate_is_strict_json_and_its_check_says_so(tmp_path):
+    from leaklab.lab import Result
+    fam = get_family("syncmap")
+    results = [Result(family="syncmap", variant=v, verdict="inconclusive", signal=fam.signal, rate_per_s=float("nan"),
+                      unit="B", reason="no sample after the warm-up", duration_s=3.0, samples=0, go_version="go1.26.8",
+                      capped=False, run_dir=str(tmp_path / "syncmap" / v),
+                      signals={fam.signal: {"verdict": "inconclusive", "rate_per_s": float("nan"), "start": float("nan"),
+                                            "end": None, "unit": "B"}}) for v in notebooks.DEFAULT_VARIANTS]
+    (tmp_path / "syncmap").mkdir()
+    rec = _strict(notebooks.record(results).read_text())
+    assert rec["variants"]["leaky"]["rate_per_s"] is None and rec["variants"]["leaky"]["signals"][fam.signal]["start"] is None
+    problems = notebooks.check_record(rec, fam)
+    assert any("measured no rate" in p for p in problems) and not any("nan" in p for p in problems), problems
+
+
+_ORPHAN = """
+import os, subprocess
+child = subprocess.Popen(["sleep", "300"], start_new_session=True)  # a program in a session of its own
+open(out, "w").write(str(child.pid))
+os._exit(1)  # the kernel dies: its child is nobody's now but the worker's
+"""
+
+
+@pytest.mark.slow
+def test_a_kernel_that_dies_leaves_no_program_behind_and_fails_in_one_message(tmp_path, tagged, monkeypatch):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    nb = _tiny_notebook(folder / "01-dies.ipynb", _ORPHAN)
+    for name, value in tagged.env.items():  # the worker and its kernel inherit the tag and the temporary folder
+        monkeypatch.setenv(name, value)
+    with pytest.raises(notebooks.NotebookFailed, match="01-dies.ipynb") as failure:
+        notebooks.execute(nb, tmp_path / "out.ipynb", {"out": str(tmp_path / "pid")}, timeout=60)
+    assert "Traceback" not in str(failure.value).splitlines()[0]
+    try:
+        orphan = [psutil.Process(int((tmp_path / "pid").read_text()))]
+    except psutil.NoSuchProcess:
+        orphan = []  # ended and reaped already
+    assert not wait_ended(orphan, within=10), "the program the dead kernel started is still running"
+    assert not tagged.left_behind(within=10)
+    assert not list(tagged.tmp.iterdir()), "a temporary folder of the lab's was left behind"

@@ -1,7 +1,10 @@
 import base64
+import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -129,3 +132,100 @@ def test_leaklab_report_rejects_a_duration_that_is_not_a_positive_number(leaklab
         leaklab("report", "--duration", "0")
     assert "positive number of seconds" in capsys.readouterr().err
 
+
+
+# --- stopping `leaklab report` ----------------------------------------------------------------------------
+
+def _report_cli(tmp_path, tagged, jobs):
+    """`leaklab report` in a session of its own, as a terminal runs it; stderr to a file (a pipe could be held)."""
+    with open(tmp_path / "stderr.txt", "wb") as err:
+        return subprocess.Popen([sys.executable, "-m", "leaklab.cli", "report", "--out", str(tmp_path / "runs"),
+                                 "--report", str(tmp_path / "report"), "--duration", "20", "--jobs", str(jobs)],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, env=tagged.env,
+                                start_new_session=True)
+
+
+def _programs_sampling(out, cli, count, samples=10, within=120):
+    """Wait until ``count`` programs are running and each has written ``samples`` samples; their run folders."""
+    deadline = time.monotonic() + within
+    while True:
+        files = list(out.glob("*/.*.partial-*/samples.jsonl"))
+        if len(files) >= count and all(f.read_text(errors="replace").count('"t"') >= samples for f in files):
+            return [f.parent for f in files]
+        assert cli.poll() is None, f"leaklab report ended with {cli.returncode} before its programs ran"
+        assert time.monotonic() < deadline, f"{len(files)} of {count} programs started within {within} s"
+        time.sleep(0.05)
+
+
+def _ended(cli, within):
+    try:
+        cli.wait(timeout=within)
+    except subprocess.TimeoutExpired:
+        cli.kill()
+        cli.wait()
+        pytest.fail(f"leaklab report was still running {within} s after the signal")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum, jobs", [(signal.SIGINT, 1), (signal.SIGINT, 2), (signal.SIGTERM, 2), (signal.SIGHUP, 1)],
+                         ids=["SIGINT-jobs1", "SIGINT-jobs2", "SIGTERM-jobs2", "SIGHUP-jobs1"])
+def test_a_signal_stops_the_whole_report_and_leaves_nothing_behind(tmp_path, tagged, signum, jobs):
+    out = tmp_path / "runs"
+    cli = _report_cli(tmp_path, tagged, jobs)
+    running = _programs_sampling(out, cli, count=jobs)
+    started = time.monotonic()
+    os.killpg(cli.pid, signum)  # what the terminal does (Ctrl-C, a closed window): the whole foreground group
+    _ended(cli, within=60)
+    stopped_s = time.monotonic() - started
+    err = (tmp_path / "stderr.txt").read_text()
+    # 130 for SIGINT; 143 and 129 once the CLI maps Interrupted.signum (test_an_interrupted_report_exits_...)
+    assert cli.returncode in (130, 128 + signum), err[-2000:]
+    assert err.startswith("leaklab: interrupted") and "Traceback" not in err and "Error" not in err, err[-2000:]
+    assert not tagged.left_behind(within=10), "a worker, kernel or program outlived leaklab report"
+    for partial in running:  # what each interrupted run measured is kept, beside its last good run
+        kept = partial.parent / f"{partial.name.split('.')[1]}.failed"
+        assert (kept / "samples.jsonl").read_text().count('"t"') >= 10, kept
+    assert not list(out.glob("*/.*.partial-*")), "an interrupted run was left half-written"
+    assert not list(tagged.tmp.iterdir()), "a temporary folder of the lab's was left behind"
+    assert not (tmp_path / "report" / "index.html").exists()
+    assert stopped_s < 20, f"stopping took {stopped_s:.1f} s"
+
+
+@pytest.mark.slow
+def test_when_leaklab_report_is_killed_outright_its_workers_kernels_and_programs_stop_by_themselves(tmp_path, tagged):
+    out = tmp_path / "runs"
+    cli = _report_cli(tmp_path, tagged, jobs=2)
+    running = _programs_sampling(out, cli, count=2)
+    cli.send_signal(signal.SIGKILL)
+    cli.wait()
+    started = time.monotonic()
+    assert not tagged.left_behind(within=15), "a worker, kernel or program outlived leaklab report"
+    assert time.monotonic() - started < 10
+    for partial in running:  # each worker saw leaklab die and interrupted its notebook: the runs are kept
+        assert (partial.parent / f"{partial.name.split('.')[1]}.failed" / "samples.jsonl").is_file(), partial
+    assert not list(out.glob("*/.*.partial-*"))
+    assert not list(tagged.tmp.iterdir()), "a temporary folder of the lab's was left behind"
+
+
+@pytest.mark.xfail(strict=True, reason="cli.py's top-level handler still maps every interruption to 130; "
+                   "remove this marker with the change (see the session report of issue 11)")
+@pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_an_interrupted_report_exits_with_128_plus_the_signal(leaklab, monkeypatch, tmp_path, signum, status):
+    from leaklab._exceptions import Interrupted
+
+    def interrupted(*args, **kwargs):
+        raise Interrupted("interrupted by a test", signum)
+    monkeypatch.setattr(report, "execute_all", interrupted)
+    code, _, err = leaklab("report", "--out", tmp_path / "runs", "--report", tmp_path / "reports")
+    assert code == status and "interrupted by a test" in err
+
+
+@pytest.mark.xfail(strict=True, reason="cli.py's _cmd_report still exits 0 when a record differs from expect.toml; "
+                   "remove this marker with the change (see the session report of issue 11)")
+def test_leaklab_report_exits_1_when_a_record_differs_from_expect_toml(leaklab, monkeypatch, tmp_path):
+    index = tmp_path / "reports" / "index.html"
+    made = report.Report(index=index, results=[], problems=["syncmap/fixed heap_bytes: expected verdict 'flat', "
+                                                              "measured 'leak' (a test)"])
+    monkeypatch.setattr(report, "build_report", lambda *args, **kwargs: made)
+    code, _, err = leaklab("report", "--out", tmp_path / "runs", "--report", tmp_path / "reports")
+    assert code == 1 and "differs from expect.toml" in err

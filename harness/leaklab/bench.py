@@ -19,6 +19,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from . import _json
 from ._exceptions import LeakLabError
 from .cases import cases_dir as default_cases_dir
 from .paths import content
@@ -115,8 +116,12 @@ def run_bench(keys: Sequence[int] = (), benchtime: str = "0.3s", count: int = 3,
 
 
 def load_bench(path: Path) -> BenchResult:
-    """Read a result saved with ``json.dumps(result.as_dict())``."""
-    return BenchResult(**json.loads(Path(path).read_text()))
+    """Read a result :func:`bench_png` saved (a number it could not measure is null there, NaN here)."""
+    doc = json.loads(Path(path).read_text())
+    for table in ("ns_per_op", "cores"):
+        doc[table] = {k: {impl: {w: float("nan") if v is None else v for w, v in by_write.items()}
+                          for impl, by_write in by_impl.items()} for k, by_impl in doc.get(table, {}).items()}
+    return BenchResult(**doc)
 
 
 def _describe(by_impl: dict[str, dict[str, float]]) -> str:
@@ -161,7 +166,7 @@ def bench_png(result: BenchResult, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     plot_bench(result).savefig(path, dpi=100)
-    path.with_suffix(".json").write_text(json.dumps(result.as_dict(), indent=2))
+    path.with_suffix(".json").write_text(_json.dumps(result.as_dict(), indent=2))
     return path
 
 
@@ -170,7 +175,7 @@ def cmd_bench(args) -> int:
     result = run_bench(args.keys or (), args.benchtime, args.count)
     png = bench_png(result, args.plot or bench_png_path())
     if args.json:
-        print(json.dumps(result.as_dict() | {"crossover_write_percent": result.crossovers(), "plot": str(png)},
+        print(_json.dumps(result.as_dict() | {"crossover_write_percent": result.crossovers(), "plot": str(png)},
                          indent=2))
         return 0
     for keys in sorted(result.ns_per_op, key=int):

@@ -23,6 +23,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from . import _json
 from ._exceptions import BadParameter, LeakLabError
 from .bench import crossover, run_bench
 from .build import build
@@ -473,7 +474,7 @@ def table(path: Path | None = None, family: str | None = None) -> ClaimsTable:
 def _timer_picture(findings: Sequence[Finding], img: Path) -> Path | None:
     """Redraw the timer matrix measured with these findings; None when its run data is not on disk."""
     finding = next((f for f in findings if f.claim_id == "ticker-time-after"), None)
-    cells = [Cell(**c) for c in (finding.numbers.get("cells", []) if finding else [])]
+    cells = [Cell.from_dict(c) for c in (finding.numbers.get("cells", []) if finding else [])]
     measured = [c for c in cells if c.status == "measured"]
     if not measured or not all((Path(c.run_dir) / "samples.jsonl").is_file() for c in measured):
         return None
@@ -503,7 +504,7 @@ def write_claims(findings: Sequence[Finding], path: Path | None = None) -> Path:
     kept = [f for f in load_findings(path) if f.claim_id not in fresh] if path.is_file() else []
     order = {c.id: i for i, c in enumerate(CLAIMS)}
     findings = sorted([*kept, *findings], key=lambda f: order.get(f.claim_id, len(order)))
-    path.write_text(json.dumps({"findings": [dataclasses.asdict(f) for f in findings]}, indent=2, default=str))
+    path.write_text(_json.dumps({"findings": [dataclasses.asdict(f) for f in findings]}, indent=2, default=str))
     versions = sorted({f.go_version for f in findings}
                       | {c["go_version"] for f in findings for c in f.numbers.get("cells", [])})
     pictures = ""
@@ -530,7 +531,7 @@ def cmd_claims(args) -> int:
     """``leaklab claims [ID ...]``: check the claims, print the table, save it."""
     findings = run_claims(args.ids, limits=args.limits, out=args.out, versions=args.go)
     if args.json:
-        print(json.dumps({"findings": [dataclasses.asdict(f) for f in findings]}, indent=2, default=str))
+        print(_json.dumps({"findings": [dataclasses.asdict(f) for f in findings]}, indent=2, default=str))
     else:
         print(claims_markdown(findings))
     if args.save:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from . import _json
 from ._exceptions import BadParameter, ProgramFailed
 from .cases import Family, expectation, get_family
 from .lab import DEFAULT_OUT, Progress, measure
@@ -49,6 +50,12 @@ class Cell:
     unit: str = ""
     run_dir: str = ""
     note: str = ""
+
+    @classmethod
+    def from_dict(cls, doc: dict) -> "Cell":
+        """A cell read back from JSON, where a rate that could not be measured is null."""
+        rate = doc.get("rate_per_s")
+        return cls(**{**doc, "rate_per_s": float("nan") if rate is None else float(rate)})
 
     @property
     def label(self) -> str:
@@ -107,7 +114,7 @@ def run_matrix(family: str, variant: str = "classic", versions: Sequence[str] = 
              for v in versions for dbg in dict.fromkeys(["", godebug])]
     folder = Path(out) / f"matrix-{fam.name}-{variant}"
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "matrix.json").write_text(json.dumps({
+    (folder / "matrix.json").write_text(_json.dumps({
         "family": fam.name, "variant": variant, "signal": fam.signal, "title": fam.title,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "parameters": dataclasses.asdict(limits), "cells": [dataclasses.asdict(c) for c in cells]}, indent=2))
@@ -117,7 +124,7 @@ def run_matrix(family: str, variant: str = "classic", versions: Sequence[str] = 
 def load_matrix(folder: Path) -> tuple[dict, list[Cell]]:
     """Read back ``matrix.json``: its header and its cells."""
     doc = json.loads((Path(folder) / "matrix.json").read_text())
-    return doc, [Cell(**c) for c in doc.pop("cells")]
+    return doc, [Cell.from_dict(c) for c in doc.pop("cells")]
 
 
 #: A leaking cell is drawn in the lab's colour of leaky programs, a flat one in that of fixed programs.
@@ -169,7 +176,7 @@ def cmd_matrix(args) -> int:
     png = matrix_png(cells, args.plot or Path(args.out) / f"matrix-{fam.name}-{args.variant}" / "matrix.png",
                      fam.signal, f"{fam.name}/{args.variant} across Go versions")
     if args.json:
-        print(json.dumps({"cells": [dataclasses.asdict(c) | {"as_expected": c.as_expected} for c in cells],
+        print(_json.dumps({"cells": [dataclasses.asdict(c) | {"as_expected": c.as_expected} for c in cells],
                           "plot": str(png)}, indent=2))
         return 0 if all(c.as_expected for c in cells) else 1
     table = Table(title=f"{fam.name}/{args.variant} across Go versions")

@@ -6,22 +6,36 @@ run data). The overview notebook calls :func:`overview`, which reuses the run fo
 notebooks left (running only the families that have none) and writes ``OUT/overview.json``.
 
 :func:`execute_all` runs every notebook with papermill under the ``leaklab`` kernel (family notebooks
-first, two at a time, the overview last, so no family is run twice); :func:`check` compares every record with the
-families' ``expect.toml``, the same expectations the CLI uses.
+first, two at a time, the overview last, so no family is run twice), each in a worker process that a
+signal, or leaklab's death, stops with its kernel and programs; :func:`check` compares every record
+with the families' ``expect.toml``, the same expectations the CLI uses.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import datetime
 import html
 import json
 import math
+import numbers
 import os
+import shutil
+import signal
+import subprocess
+import sys
 import tempfile
+import threading
+import time
+import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
-from ._exceptions import LeakLabError
+import psutil
+
+from . import _json, stopping
+from ._exceptions import BadParameter, Interrupted, LeakLabError
 from .paths import content
 from .cases import Family, expectation, families, get_family
 from .lab import Result, load_result
@@ -29,7 +43,7 @@ from .lab import run_family as _run_family
 from .probe import SIGNALS
 from .run import Limits
 
-__all__ = ["KERNEL", "notebooks_dir", "RECORD", "KernelMissing", "NotebookFailed", "Picture", "RegressionFailed", "check",
+__all__ = ["KERNEL", "notebooks_dir", "RECORD", "STOP_GRACE_S", "KernelMissing", "NotebookFailed", "Picture", "RegressionFailed", "check",
            "check_record", "execute", "execute_all", "figure", "load_results", "notebook_paths", "overview",
            "overview_figure", "record", "run_family", "table"]
 
@@ -61,6 +75,7 @@ class RegressionFailed(LeakLabError):
 # --- the calls the notebooks make -------------------------------------------------------------------------
 
 def _limits(duration: float, interval: float, warmup: float) -> Limits:
+    _check_parameters({"duration": duration, "interval": interval, "warmup": warmup})
     return Limits(duration_s=float(duration), interval_s=float(interval), warmup_s=float(warmup))
 
 
@@ -89,7 +104,7 @@ def overview(*, duration: float = 4.0, interval: float = 0.05, warmup: float = 1
         by_family[fam.name] = (load_results(out, fam.name)
                                or run_family(fam.name, duration=duration, interval=interval, warmup=warmup, out=out))
     path = Path(out) / OVERVIEW_RECORD
-    path.write_text(json.dumps({name: _record_of(rs) for name, rs in by_family.items()}, indent=2))
+    path.write_text(_json.dumps({name: _record_of(rs) for name, rs in by_family.items()}, indent=2))
     return by_family
 
 
@@ -178,7 +193,7 @@ def _record_of(results: Sequence[Result]) -> dict:
 def record(results: Sequence[Result]) -> Path:
     """Write what a family's runs measured (verdicts, rates, start and end per signal) beside its run folders."""
     path = Path(results[0].run_dir).parent / RECORD
-    path.write_text(json.dumps(_record_of(results), indent=2))
+    path.write_text(_json.dumps(_record_of(results), indent=2))
     return path
 
 
@@ -215,10 +230,11 @@ def check_record(rec: dict, family: Family) -> list[str]:
         rate = float("nan") if got["rate_per_s"] is None else float(got["rate_per_s"])
         if got["capped"] and want.verdict == "leak":
             continue  # the memory cap cut the run short: the verdict is what counts, the rate is truncated
-        if rate is None or not math.isfinite(rate) or not lo <= rate <= hi:
+        if not math.isfinite(rate) or not lo <= rate <= hi:
+            measured = (f"{rate:g} {sig['unit']}/s ({_band(rate, family.signal)})" if math.isfinite(rate)
+                        else "no rate (the run could not measure one)")
             problems.append(f"{where} {family.signal}: expected rate in [{lo:g}, {hi:g}] {sig['unit']}/s "
-                            f"({_band(lo, family.signal)} .. {_band(hi, family.signal)}), measured "
-                            f"{rate:g} {sig['unit']}/s ({_band(rate, family.signal)})")
+                            f"({_band(lo, family.signal)} .. {_band(hi, family.signal)}), measured {measured}")
     return problems
 
 
@@ -268,11 +284,12 @@ def _printed(executed: Path, index: int) -> str:
     return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream").strip()
 
 
-def _local_kernel_manager(socket_dir: str):
-    """A kernel manager whose kernel talks over Unix sockets (IPC) in ``socket_dir``: no TCP port is opened.
+def _local_kernel_manager(folder: str):
+    """A kernel manager whose kernel talks over Unix sockets (IPC) in ``folder``: no TCP port is opened.
 
     jupyter_client's default IPC address is the relative ``kernel-ipc``, which puts the sockets in the
-    working directory (the source tree) and lets two executions at once pick the same socket names.
+    working directory (the source tree) and lets two executions at once pick the same socket names;
+    its connection file would go to the system's temporary folder. Both live in ``folder`` instead.
     """
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import default
@@ -284,36 +301,36 @@ def _local_kernel_manager(socket_dir: str):
 
         @default("ip")
         def _ip_default(self) -> str:
-            return os.path.join(socket_dir, "kernel-ipc")
+            return os.path.join(folder, "kernel-ipc")
+
+        @default("connection_file")
+        def _connection_file_default(self) -> str:
+            return os.path.join(folder, "kernel.json")
 
     return LocalKernelManager
+
+
+def _check_parameters(parameters: Mapping[str, object]) -> None:
+    """Refuse a parameter that is a number but not a finite one (NaN, an infinity), naming it."""
+    for name, value in parameters.items():
+        if isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isfinite(value):
+            raise BadParameter(f"notebook parameter {name} = {value!r}: give a finite number")
 
 
 def execute(notebook: Path, output: Path, parameters: Mapping[str, object], timeout: float = 300) -> Path:
     """Run ``notebook`` with papermill under the ``leaklab`` kernel; write the executed copy to ``output``.
 
-    The kernel's sockets live in a private temporary folder, removed afterwards: nothing is written
-    beside the notebook, and executions running at once never share a socket.
-    Raises :class:`NotebookFailed` naming the notebook and carrying the failing cell's source and output.
+    The notebook runs in a worker process of its own (see :func:`execute_all`, which this is with one
+    notebook); the kernel's sockets live in a private temporary folder, removed afterwards: nothing
+    is written beside the notebook, and executions running at once never share a socket.
+    Raises :class:`NotebookFailed` naming the notebook and carrying the failing cell's source and output,
+    :class:`BadParameter` for a parameter that is NaN or infinite, and
+    :class:`~leaklab._exceptions.Interrupted` (a ``KeyboardInterrupt``) when a signal stopped it.
     """
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
+    _check_parameters(parameters)
     _check_kernel()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="leaklab-kernel-") as socket_dir:
-        try:
-            papermill.execute_notebook(str(notebook), str(output), parameters=dict(parameters), kernel_name=KERNEL,
-                                       execution_timeout=timeout, progress_bar=False, cwd=str(notebook.parent),
-                                       kernel_manager_class=_local_kernel_manager(socket_dir))
-        except PapermillExecutionError as exc:
-            printed = _printed(output, exc.cell_index)
-            raise NotebookFailed(f"notebook {notebook.name} failed in cell {exc.cell_index}:\n{exc.source}\n"
-                                 + (f"--- the cell printed ---\n{printed}\n" if printed else "")
-                                 + f"{exc}\n(executed copy: {output})") from None
-        except TimeoutError as exc:
-            raise NotebookFailed(f"notebook {notebook.name} exceeded its {timeout:g} s cell timeout: {exc}"
-                                 f"\n(executed copy: {output})") from None
-    return output
+    _execute_in_workers([(Path(notebook), Path(output))], parameters, timeout, jobs=1, progress=None)
+    return Path(output)
 
 
 def execute_all(out: Path, executed: Path, *, duration: float = 3.0, interval: float = 0.05, warmup: float = 1.0,
@@ -324,68 +341,221 @@ def execute_all(out: Path, executed: Path, *, duration: float = 3.0, interval: f
     The family notebooks run ``jobs`` at a time, each in a worker process of its own (papermill changes
     the working directory, which a process has only one of); their programs are paced, so their verdicts
     do not depend on a busy machine. The overview runs last, when every family has left its run folders.
+
+    SIGINT, SIGTERM or SIGHUP stops every notebook under way: each worker interrupts its kernel, whose
+    run keeps what it measured as ``<variant>.failed``, and ends; what does not end within a few
+    seconds is killed, and :class:`~leaklab._exceptions.Interrupted` is raised. The workers run in
+    sessions of their own and watch this process: if it dies, they stop the same way by themselves.
     """
     params = {"duration": duration, "interval": interval, "warmup": warmup, "out": str(Path(out).resolve())}
+    _check_parameters(params)
     executed = Path(executed).resolve()
     paths = notebook_paths(folder)
     family_nbs = [p for p in paths if not p.name.startswith("00-")]
     _check_kernel()
-    try:
-        if jobs > 1 and len(family_nbs) > 1:
-            _execute_at_once(family_nbs, executed, params, timeout, jobs, progress)
-        else:
-            for nb in family_nbs:
-                if progress:
-                    progress(nb.name)
-                execute(nb, executed / nb.name, params, timeout)
-        for nb in paths[len(family_nbs):]:
-            if progress:
-                progress(nb.name)
-            execute(nb, executed / nb.name, params, timeout)
-    except KeyboardInterrupt:
-        # Kernels run in sessions of their own, and so do the programs they measure: Ctrl-C reaches
-        # neither. Whatever does not stop by itself is stopped.
-        _stop_descendants(grace_s=3)
-        raise
+    _execute_in_workers([(nb, executed / nb.name) for nb in family_nbs], params, timeout, jobs, progress)
+    _execute_in_workers([(nb, executed / nb.name) for nb in paths[len(family_nbs):]], params, timeout, 1, progress)
     return [executed / p.name for p in paths]
 
 
-def _execute_at_once(notebooks: Sequence[Path], executed: Path, params: Mapping[str, object], timeout: float,
-                     jobs: int, progress: Callable[[str], None] | None) -> None:
-    """:func:`execute` every notebook, at most ``jobs`` at a time; raise the first failure once none is running."""
-    import concurrent.futures as cf
-    import multiprocessing
-    waiting, running, failures = list(notebooks), {}, []
-    # spawn: a fresh interpreter per worker (forking a process that has threads, such as rich's spinner, is unsafe)
-    with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+# --- the worker processes ---------------------------------------------------------------------------------
+#
+# Each notebook is executed by a Python process of its own, in a session of its own: a Ctrl-C at
+# the terminal reaches leaklab alone, which then stops every worker in order, rather than every
+# process of the group at whatever point each happens to be (in the old process pool a worker
+# could take it while starting, or between two notebooks, and die holding the pool's queue).
+# The worker is a child subreaper, so a program whose kernel died becomes its child, not init's,
+# and is stopped with it. It reads its standard input: "stop", or the end of file when leaklab
+# dies however it dies, interrupts the notebook. The kernel's and the worker's own output go to a
+# log file, shown only when the worker fails unexpectedly: an interrupted kernel prints pages of
+# ZMQError tracebacks that say nothing.
+
+#: How long the workers have to stop in order (interrupt the kernel, keep the runs as .failed) before they are killed.
+STOP_GRACE_S = 15.0
+_WORKER = "import sys; from leaklab.notebooks import _worker_main; _worker_main(sys.argv[1])"
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+class _Worker:
+    """One notebook executed by a worker process (:func:`_worker_main`) in a session of its own."""
+
+    def __init__(self, notebook: Path, output: Path, parameters: Mapping[str, object], timeout: float) -> None:
+        self.notebook, self.output = notebook, output
+        self.folder = Path(tempfile.mkdtemp(prefix="leaklab-notebook-"))
+        job = {"notebook": str(notebook.resolve()), "output": str(output.resolve()), "parameters": dict(parameters),
+               "timeout": timeout}
+        (self.folder / "job.json").write_text(json.dumps(job))
+        package_home = str(Path(__file__).resolve().parents[1])  # the worker imports this very leaklab
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_home, os.environ.get("PYTHONPATH")]))}
         try:
+            with open(self.folder / "worker.log", "wb") as log:
+                self.popen = subprocess.Popen([sys.executable, "-c", _WORKER, str(self.folder)], stdin=subprocess.PIPE,
+                                              stdout=log, stderr=log, env=env, start_new_session=True)
+        except BaseException:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            raise
+
+    def stop(self) -> None:
+        """Ask the worker to interrupt its notebook and end."""
+        try:
+            self.popen.stdin.write(b"stop\n")
+            self.popen.stdin.flush()
+        except OSError:
+            pass  # it has ended already
+
+    def kill(self) -> None:
+        """Kill the worker with its kernel and whatever they run."""
+        stopping.kill_tree(self.popen.pid)
+        self.popen.wait()
+
+    def result(self) -> LeakLabError | None:
+        """Once the worker has ended: None if the notebook ran, else the error to raise."""
+        try:
+            outcome = json.loads((self.folder / "result.json").read_text())
+        except (OSError, ValueError):
+            return NotebookFailed(f"notebook {self.notebook.name}: its worker process ended with status "
+                                  f"{self.popen.returncode} before finishing; its last words:\n{self._log_tail()}")
+        if outcome["status"] == "ok":
+            return None
+        if outcome["status"] == "failed":
+            return NotebookFailed(outcome["message"])
+        if outcome["status"] == "interrupted":
+            return NotebookFailed(f"notebook {self.notebook.name} was interrupted: its worker received a signal")
+        return NotebookFailed(f"notebook {self.notebook.name} could not be executed: {outcome['message']}")
+
+    def _log_tail(self, lines: int = 20) -> str:
+        try:
+            text = (self.folder / "worker.log").read_text(errors="replace")
+        except OSError:
+            return "(no output)"
+        return "\n".join(text.strip().splitlines()[-lines:]) or "(no output)"
+
+    def close(self) -> None:
+        """Reap the worker and remove its folder (kernel sockets, connection file, log)."""
+        if self.popen.poll() is None:
+            self.kill()
+        with contextlib.suppress(OSError):
+            self.popen.stdin.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _wait_any(workers: Sequence[_Worker], timeout: float) -> list[_Worker]:
+    """Wait up to ``timeout`` seconds for a worker to end; return those that have."""
+    deadline = time.monotonic() + timeout
+    while True:
+        ended = [w for w in workers if w.popen.poll() is not None]
+        left = deadline - time.monotonic()
+        if ended or left <= 0:
+            return ended
+        time.sleep(min(0.05, left))
+
+
+def _execute_in_workers(jobs_to_run: Sequence[tuple[Path, Path]], parameters: Mapping[str, object], timeout: float,
+                        jobs: int, progress: Callable[[str], None] | None) -> None:
+    """Execute each (notebook, output), at most ``jobs`` at a time; raise the first failure once none is running."""
+    waiting, running, failures = list(jobs_to_run), [], []
+    try:
+        with stopping.raising():
             while running or (waiting and not failures):
                 while waiting and not failures and len(running) < jobs:
-                    nb = waiting.pop(0)
-                    running[pool.submit(execute, nb, executed / nb.name, params, timeout)] = nb
-                if progress:
-                    progress(" and ".join(nb.name for nb in running.values()))
-                done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
-                for future in done:
-                    running.pop(future)
-                    if future.exception() is not None:
-                        failures.append(future.exception())
-        except BaseException:  # Ctrl-C: stop handing out work; execute_all stops what is running
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+                    running.append(_Worker(*waiting.pop(0), parameters, timeout))
+                    if progress:
+                        progress(" and ".join(w.notebook.name for w in running))
+                for worker in _wait_any(running, timeout=1.0):
+                    running.remove(worker)
+                    error = worker.result()
+                    worker.close()
+                    if error:
+                        failures.append(error)
+    except BaseException as exc:
+        _stop(running)
+        if isinstance(exc, KeyboardInterrupt):
+            signum = stopping.signum_of(exc)
+            how = "" if signum == signal.SIGINT else f" by {signal.Signals(signum).name}"
+            raise Interrupted(f"interrupted{how}; the runs under way are kept as <variant>.failed", signum) from None
+        raise
     if failures:
         raise failures[0]
 
 
-def _stop_descendants(grace_s: float) -> None:
-    """Wait ``grace_s`` for this process's descendants (workers, kernels, the programs they run) to end,
-    then kill the rest."""
-    import psutil
-    family = psutil.Process().children(recursive=True)
-    _, alive = psutil.wait_procs(family, timeout=grace_s)
-    for proc in alive:
-        try:
-            proc.kill()
-        except psutil.Error:
-            pass
-    psutil.wait_procs(alive, timeout=5)
+def _stop(workers: Sequence[_Worker], grace_s: float = STOP_GRACE_S) -> None:
+    """Stop ``workers`` in order, kill those still running after ``grace_s`` (at once on a second Ctrl-C)."""
+    try:
+        for worker in workers:
+            worker.stop()
+        running, deadline = list(workers), time.monotonic() + grace_s
+        while running and time.monotonic() < deadline:
+            for worker in _wait_any(running, timeout=deadline - time.monotonic()):
+                running.remove(worker)
+    except KeyboardInterrupt:
+        pass  # asked twice: no more waiting
+    finally:
+        for worker in workers:
+            worker.close()
+
+
+def _worker_main(folder: str) -> None:
+    """A worker process: execute the notebook ``folder/job.json`` describes; write ``folder/result.json``."""
+    folder_path = Path(folder)
+    job = json.loads((folder_path / "job.json").read_text())
+    with contextlib.suppress(OSError, AttributeError):  # a child subreaper: orphans of the kernel come to us
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    for s in stopping.STOP_SIGNALS:  # whichever arrives (ours, or the machine's shutdown) interrupts the notebook
+        signal.signal(s, signal.default_int_handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, stopping.STOP_SIGNALS)
+    orphaned = threading.Event()
+    threading.Thread(target=_await_stop, args=(orphaned,), daemon=True).start()
+    try:
+        _execute_here(Path(job["notebook"]), Path(job["output"]), job["parameters"], job["timeout"], folder)
+        outcome = {"status": "ok"}
+    except NotebookFailed as exc:
+        outcome = {"status": "failed", "message": str(exc)}
+    except KeyboardInterrupt:
+        outcome = {"status": "interrupted"}
+    except Exception as exc:  # whatever papermill or the kernel raised: the parent says it in one message
+        traceback.print_exc()
+        outcome = {"status": "error", "message": f"{type(exc).__name__}: {exc}"}
+    for s in stopping.STOP_SIGNALS:  # from here on nothing may interrupt the worker's own cleanup
+        signal.signal(s, signal.SIG_IGN)
+    stopping.kill_tree(os.getpid(), keep_root=True)  # a kernel that would not stop, a program it left
+    for child in psutil.Process().children():
+        with contextlib.suppress(psutil.Error):
+            child.wait(timeout=5)  # reap what came to us as a subreaper
+    (folder_path / "result.tmp").write_text(json.dumps(outcome))
+    (folder_path / "result.tmp").rename(folder_path / "result.json")
+    if orphaned.is_set():  # nobody is left to read it or to remove the folder
+        shutil.rmtree(folder_path, ignore_errors=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # no interpreter shutdown: nothing left to do, and nothing there may hang (zmq, threads)
+
+
+def _await_stop(orphaned: threading.Event) -> None:
+    """In the worker: wait for "stop" (or the end of file, when leaklab died), then interrupt the notebook."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, stopping.STOP_SIGNALS)  # signals go to the main thread
+    try:
+        said = os.read(0, 64)  # not sys.stdin: its lock, held here, would stop the interpreter from exiting
+    except OSError:
+        said = b""
+    if not said:
+        orphaned.set()
+    signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+
+def _execute_here(notebook: Path, output: Path, parameters: Mapping[str, object], timeout: float, folder: str) -> None:
+    """Run ``notebook`` with papermill in this process (a worker), the kernel's sockets in ``folder``."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+    output.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        papermill.execute_notebook(str(notebook), str(output), parameters=dict(parameters), kernel_name=KERNEL,
+                                   execution_timeout=timeout, progress_bar=False, cwd=str(notebook.parent),
+                                   kernel_manager_class=_local_kernel_manager(folder))
+    except PapermillExecutionError as exc:
+        printed = _printed(output, exc.cell_index)
+        raise NotebookFailed(f"notebook {notebook.name} failed in cell {exc.cell_index}:\n{exc.source}\n"
+                             + (f"--- the cell printed ---\n{printed}\n" if printed else "")
+                             + f"{exc}\n(executed copy: {output})") from None
+    except TimeoutError as exc:
+        raise NotebookFailed(f"notebook {notebook.name} exceeded its {timeout:g} s cell timeout: {exc}"
+                             f"\n(executed copy: {output})") from None
