@@ -22,12 +22,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import __version__
-from ._exceptions import BadParameter, ProgramFailed
+from ._exceptions import BadParameter, Interrupted, ProgramFailed
 from .build import build
 from .cases import Family, get_family
 from .profiles import diagnosis_fields, leak_profile_env
 from .probe import Samples, SampleStream
-from .run import Interrupted, Limits, Outcome, execute
+from .run import Limits, Outcome, execute
 from .toolchain import GoToolchain, find_go
 from .verdict import Judgement, Sequential, SignalVerdict, explain, judge_samples
 

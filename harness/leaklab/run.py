@@ -21,7 +21,10 @@ from pathlib import Path
 
 import psutil
 
-__all__ = ["STOP_SIGNALS", "Interrupted", "Limits", "Outcome", "Tick", "execute"]
+from ._exceptions import Interrupted
+from .stopping import STOP_SIGNALS
+
+__all__ = ["Limits", "Outcome", "Tick", "execute"]
 
 _MiB = 1024 * 1024
 
@@ -89,10 +92,6 @@ def _backstop(proc: psutil.Process, cap: int) -> None:
         pass  # it already ended: nothing to limit
 
 
-#: The signals that end a watched run cleanly: Ctrl-C, `timeout`/`docker stop`/systemd, a closed terminal.
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
 @contextlib.contextmanager
 def _signals_noted(outcome: Outcome) -> Iterator[None]:
     """While a run is watched, SIGINT, SIGTERM and SIGHUP only mark it interrupted; the watcher then ends it.
@@ -114,14 +113,6 @@ def _signals_noted(outcome: Outcome) -> Iterator[None]:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler if handler is not None else signal.SIG_DFL)
-
-
-class Interrupted(KeyboardInterrupt):
-    """A signal ended the run; ``signum`` says which (the CLI exits with 128 + signum)."""
-
-    def __init__(self, message: str, signum: int = signal.SIGINT) -> None:
-        super().__init__(message)
-        self.signum = signum
 
 
 #: Called about every 50 ms with the seconds since the start and the RSS; returning True asks the
