@@ -2,8 +2,10 @@
 
 import os
 import signal
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -12,6 +14,8 @@ from leaklab import GoNotFound, GoTooOld, LeakLabError
 from leaklab._exceptions import Interrupted
 from leaklab.stopping import wait_ended
 from leaklab.toolchain import MIN_GO, find_go, parse_version, run_go
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def test_the_installed_go_is_found_and_recent_enough(go):
@@ -98,3 +102,39 @@ def test_sigterm_or_sighup_during_a_go_command_stops_it_and_raises(tmp_path, sig
     assert stopped.value.signum == signum
     assert not wait_ended([_child(tmp_path)], within=10)
     assert signal.getsignal(signum) == signal.SIG_DFL  # the handler lasted as long as the command
+
+
+@pytest.mark.slow
+def test_sigterm_during_a_real_build_stops_the_compilers_and_leaves_no_work_folder(go, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    # nothing cached: the build compiles the runtime, for seconds; without GOTMPDIR go would work in TMPDIR
+    env = {"GOCACHE": str(tmp_path / "cache"), "TMPDIR": str(tmp_path / "tmp")}
+    seen, built = [], threading.Event()
+
+    def send_once_compiling():
+        deadline = time.monotonic() + 60
+        while not built.is_set() and time.monotonic() < deadline:
+            procs = psutil.Process().children(recursive=True)
+            if any(_name(p) == "compile" for p in procs):
+                seen.extend(procs)
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+            time.sleep(0.02)
+    sender = threading.Thread(target=send_once_compiling)
+    sender.start()
+    try:
+        with pytest.raises(Interrupted):
+            go.run("build", "-o", str(tmp_path / "bin"), str(FIXTURES / "heap_leak" / "main.go"), env=env, timeout=120)
+    finally:
+        built.set()
+        sender.join()
+    assert seen and not wait_ended(seen, within=10), "a go command or compiler outlived the build"
+    assert list((tmp_path / "tmp").iterdir()) == [], "the build's work folder was left behind"
+
+
+def _name(proc):
+    try:
+        return proc.name()
+    except psutil.Error:
+        return ""

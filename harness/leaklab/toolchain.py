@@ -51,12 +51,15 @@ def run_go(go: str, *args: str, cwd: Path | None = None, env: dict[str, str] | N
     """Run the go command in a process group of its own, with this toolchain only (GOTOOLCHAIN=local).
 
     Past ``timeout`` seconds the whole group (the go command and whatever it started: compilers,
-    test binaries) is killed and :class:`LeakLabError` says so.
+    test binaries) is killed and :class:`LeakLabError` says so; a signal stops it the same way (see
+    :func:`run_group`). Its work files go to a temporary folder of its own (GOTMPDIR), removed
+    afterwards: a go command killed half-way cannot leave a ``go-build*`` folder behind.
     """
-    env = {**os.environ, "GOTOOLCHAIN": "local", **(env or {})}
     late = LeakLabError(f"`go {' '.join(args[:2])}` was still running after {timeout:g} s and was stopped; "
                         "is the machine overloaded, or the module proxy unreachable?")
-    return run_group([go, *args], timeout=timeout, late=late, cwd=cwd, env=env)
+    with tempfile.TemporaryDirectory(prefix="leaklab-go-") as work:
+        env = {**os.environ, "GOTOOLCHAIN": "local", "GOTMPDIR": work, **(env or {})}
+        return run_group([go, *args], timeout=timeout, late=late, cwd=cwd, env=env)
 
 
 def run_group(cmd: list[str], *, timeout: float, late: Exception, cwd: Path | None = None,
