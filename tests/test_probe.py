@@ -64,3 +64,36 @@ def test_a_truncated_last_line_is_ignored(tmp_path):
     assert len(s) == 1 and not s.ended
     assert s["outside_go_bytes"][0] == 10 - (8 - 2)
     assert s["expvar.requests"][0] == 3
+
+
+def test_records_that_are_not_the_probes_are_skipped_and_counted(tmp_path):
+    path = tmp_path / "samples.jsonl"
+    path.write_text('{"type": "start", "go": "go1.26"}\n{"t": 0.1, "heap_bytes": 10}\nhello from the program\n'
+                    '[1, 2]\n{"t": "soon"}\n{"t": 0.05, "heap_bytes": 9}\n{"t": 0.2, "heap_bytes": 12, "x": true}\n')
+    s = read_samples(path)
+    assert list(s.t) == [0.1, 0.2] and list(s["heap_bytes"]) == [10, 12]
+    assert s.skipped == 4  # the text, the list, the non-numeric time and the one going back in time
+
+
+def test_a_growing_file_is_read_incrementally_and_a_partial_line_waits(tmp_path):
+    from leaklab.probe import SampleStream
+    path = tmp_path / "samples.jsonl"
+    path.write_text('{"t": 0.1, "goroutines": 3}\n{"t": 0.2, "gorout')
+    stream = SampleStream(path)
+    assert stream.poll() == 1
+    with open(path, "a") as f:
+        f.write('ines": 4}\n' + "".join(f'{{"t": {0.3 + i / 10}, "goroutines": 5}}\n' for i in range(100)))
+    assert stream.poll() == 101
+    s = stream.samples()
+    assert len(s) == 102 and s["goroutines"][1] == 4 and np.all(np.diff(s.t) > 0)
+
+
+@pytest.mark.slow
+def test_the_probe_forces_collections_when_the_runtime_runs_none_and_counts_their_cost(go, tmp_path):
+    measure(FIXTURES / "cgo_leak", "fx", "quiet", limits=Limits(duration_s=3, warmup_s=1, sequential=False),
+            out=tmp_path, go=go)
+    s = read_samples(tmp_path / "fx" / "quiet" / "samples.jsonl")
+    forced, cost = s["forced_gcs"][-1], s["forced_gc_s"][-1]
+    assert forced >= 5  # a program that allocates nothing on the Go heap still gets its live heap measured
+    assert s["gc_cycles"][-1] >= forced
+    assert cost / s.t[-1] < 0.01  # under 1% of a core

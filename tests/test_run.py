@@ -121,3 +121,57 @@ def test_ctrl_c_ends_a_bare_run_with_an_exception_after_killing_it(go, tmp_path)
         execute(binary, tmp_path, dataclasses.replace(QUICK, duration_s=30))
     assert not _left_behind(tmp_path)
     assert (tmp_path / "samples.jsonl").read_text().count('"t"') >= 5
+
+
+@pytest.mark.slow
+def test_a_run_stops_as_soon_as_its_verdict_is_certain(go, tmp_path):
+    limits = dataclasses.replace(QUICK, duration_s=30)
+    began = time.monotonic()
+    r = measure(FIXTURES / "goroutine_leak", "fx", "early", limits=limits, out=tmp_path, go=go,
+                signal="goroutines", profiles=True)
+    assert r.verdict == "leak" and r.stopped == "decided"
+    assert r.decided_after_s < 10 and r.duration_s < r.decided_after_s + 3
+    assert time.monotonic() - began < 25
+    run = tmp_path / "fx" / "early"
+    assert (run / "heap-end.txt").is_file() and (run / "goroutines.txt").is_file(), "profiles taken at the stop"
+    assert not _left_behind(tmp_path)
+
+
+@pytest.mark.slow
+def test_a_fixed_window_runs_to_its_end(go, tmp_path):
+    limits = dataclasses.replace(QUICK, duration_s=3, sequential=False)
+    r = measure(FIXTURES / "goroutine_leak", "fx", "fixed", limits=limits, out=tmp_path, go=go, signal="goroutines")
+    assert r.verdict == "leak" and r.stopped == "max duration" and r.decided_after_s is None
+    assert r.duration_s >= 2.9
+
+
+@pytest.mark.slow
+def test_the_program_ends_within_a_second_when_leaklab_is_killed_outright(tmp_path):
+    cli = subprocess.Popen([sys.executable, "-m", "leaklab.cli", "run", "--program", str(FIXTURES / "churn"),
+                            "--duration", "120", "--fixed-window", "--no-diagnose", "--out", str(tmp_path)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (found := list(tmp_path.glob("*/.*partial*/samples.jsonl"))) or not found[0].read_text():
+            assert time.monotonic() < deadline and cli.poll() is None, "the program never started"
+            time.sleep(0.05)
+        pid = json.loads(found[0].read_text().splitlines()[0])["pid"]
+        program = psutil.Process(pid)
+        cli.kill()  # SIGKILL: no handler runs, nothing is cleaned up by leaklab
+        cli.wait()
+        gone, alive = psutil.wait_procs([program], timeout=2)
+        assert not alive, "the program outlived leaklab by more than 2 s"
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+        for p in _left_behind(tmp_path):
+            p.kill()
+
+
+def test_sampling_faster_than_the_bound_or_nan_is_refused():
+    from leaklab import BadParameter
+    from leaklab.lab import check_limits
+    with pytest.raises(BadParameter, match="--interval"):
+        check_limits(Limits(interval_s=1e-9))
+    with pytest.raises(BadParameter, match="finite"):
+        check_limits(Limits(warmup_s=float("nan")))

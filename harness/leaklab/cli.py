@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.live import Live
 from rich.table import Table
 
 from rich.markup import escape
@@ -21,11 +21,11 @@ from .bench import cmd_bench
 from .cases import families, get_family
 from .check import cmd_check
 from .claims import cmd_claims
-from .diagnose import diagnosis_tables
-from .lab import DEFAULT_OUT, Result, check_limits, run_family, run_program
+from .lab import DEFAULT_OUT, check_limits, run_family, run_program
 from .matrix import DEFAULT_GODEBUG, DEFAULT_VERSIONS, cmd_matrix
 from .probe import SIGNALS
 from .run import Limits
+from .terminal import LiveRuns, verdict_block
 from .toolchain import find_go
 from .workshop import cmd_workshop
 
@@ -93,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_run_options(run, f"{FAMILY_DURATION_S:g} s for a family, {PROGRAM_DURATION_S:g} s for --program")
     run.add_argument("--diagnose", action=argparse.BooleanOptionalAction, default=True,
                      help="take heap and goroutine profiles and show where the leak is (default: on)")
+    run.add_argument("--details", action="store_true", help="show the diagnosis tables, not only a summary")
     mat = sub.add_parser("matrix", help="run one case on several Go toolchains, with and without a GODEBUG setting")
     mat.add_argument("family", help="a family from `leaklab list`")
     mat.add_argument("--variant", default="classic", help="the variant to run (default %(default)s)")
@@ -153,18 +154,6 @@ def _limits(args: argparse.Namespace) -> Limits:
                   sequential=not getattr(args, "fixed_window", False), settle_s=getattr(args, "settle", None))
 
 
-def _table(results: list[Result]) -> Table:
-    table = Table(title="Go Leak Lab verdicts")
-    for col in ("family", "variant", "verdict", "signal", "growth", "why"):
-        table.add_column(col)
-    colour = {"leak": "red", "flat": "green"}
-    for r in results:
-        mark = r.verdict + (" (capped)" if r.capped else "")
-        table.add_row(r.family, r.variant, f"[{colour.get(r.verdict, 'yellow')}]{mark}[/]", SIGNALS[r.signal].label,
-                      SIGNALS[r.signal].rate(r.rate_per_s), r.reason)
-    return table
-
-
 def _cmd_list(args: argparse.Namespace) -> int:
     table = Table(title="Leak families (go-cases/)")
     for col in ("family", "variants", "signal", "what leaks"):
@@ -191,30 +180,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise LeakLabError("name a family (see `leaklab list`) or give --program DIR, not both and not neither")
     limits = args.limits
     fams = [] if args.program else families() if args.family == "all" else [get_family(args.family)]
-    total = max(1, len(fams) * (2 if args.variant == "both" else 1))
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[rss]}"),
-                  TimeElapsedColumn(), console=_err, transient=True) as bar:
-        task = bar.add_task("building", total=limits.duration_s * total, rss="")
-        done = {"runs": -1, "name": ""}
-
-        def tick(name: str, elapsed: float, rss: int) -> None:
-            if name != done["name"]:
-                done.update(runs=done["runs"] + 1, name=name)
-            bar.update(task, description=f"running {name}", completed=done["runs"] * limits.duration_s + elapsed,
-                       rss=f"RSS {rss / 2**20:,.0f} MiB")
-
-        kwargs = dict(limits=limits, out=args.out, progress=tick, profiles=args.diagnose)
-        if args.program:
-            results = [run_program(args.program, **kwargs)]
-        else:
-            results = [r for f in fams for r in run_family(f, args.variant, **kwargs)]
+    variants = ["leaky", "fixed"] if args.variant == "both" else [args.variant]
+    jobs = [(None, "program")] if args.program else [(f, v) for f in fams for v in variants]
+    board = LiveRuns(len(jobs))
+    results = []
+    with Live(board, console=_err, transient=True, refresh_per_second=8):
+        kwargs = dict(limits=limits, out=args.out, live=board.update, profiles=args.diagnose)
+        for fam, variant in jobs:
+            board.building = str(args.program) if fam is None else f"{fam.name}/{variant}"
+            got = [run_program(args.program, **kwargs)] if fam is None else run_family(fam, variant, **kwargs)
+            for r in got:
+                board.finished(r)
+            results += got
     if args.json:
         print(json.dumps({"results": [r.as_dict() for r in results]}, indent=2, allow_nan=False))
     else:
-        _out.print(_table(results))
-        for r in results:
-            _out.print(*diagnosis_tables(r))
-        _err.print(f"run data: {args.out}/")
+        _out.print(verdict_block(results, details=args.details))
+        _err.print(f"run data: {args.out}/" + ("" if args.details or not args.diagnose else
+                                                "  (--details: the diagnosis tables)"))
     return 0
 
 
@@ -222,7 +205,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     with _err.status("executing notebooks") as status:
         made = report.build_report(args.out, args.report, args.limits, timeout=args.timeout, jobs=args.jobs,
                                    progress=lambda msg: status.update(f"executing notebooks: {msg}"))
-    _out.print(_table(made.results))
+    _out.print(verdict_block(made.results))
     for problem in made.problems:
         _err.print(f"[yellow]differs from expect.toml:[/] {escape(problem)}", highlight=False)
     print(f"report: {made.index.resolve()}")

@@ -29,9 +29,12 @@ from .profiles import diagnosis_fields, leak_profile_env
 from .probe import Samples, SampleStream
 from .run import Limits, Outcome, execute
 from .toolchain import GoToolchain, find_go
-from .verdict import Judgement, Sequential, SignalVerdict, explain, judge_samples
+from .verdict import Judgement, Sequential, SignalVerdict, explain, judge_samples, signal_points
 
-__all__ = ["DEFAULT_OUT", "Result", "run_family", "run_program", "measure", "load_result"]
+#: How many recent points a live view shows.
+LIVE_POINTS = 48
+
+__all__ = ["DEFAULT_OUT", "LiveView", "Result", "run_family", "run_program", "measure", "load_result"]
 
 DEFAULT_OUT = Path("runs")
 
@@ -39,6 +42,23 @@ DEFAULT_OUT = Path("runs")
 PROGRAM_SIGNALS = ["heap_bytes", "goroutines", "outside_go_bytes"]
 
 Progress = Callable[[str, float, int], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class LiveView:
+    """What a run shows while it runs: the recent points of the signal its verdict reads, and the verdict so far."""
+
+    label: str
+    elapsed_s: float
+    rss_bytes: int
+    signal: str
+    recent: tuple[float, ...]  # the last points of ``signal``, oldest first
+    verdict: str  # "watching" until the first look, then leak, flat or inconclusive
+    rate_per_s: float
+    decided: bool
+
+
+Live = Callable[[LiveView], None]
 
 
 @dataclasses.dataclass
@@ -160,7 +180,8 @@ def _place(tmp: Path, final: Path) -> Path:
 
 def measure(package: Path, family: str, variant: str, *, limits: Limits = Limits(), out: Path = DEFAULT_OUT,
             signal: str | None = None, go: GoToolchain | None = None, env: dict[str, str] | None = None,
-            profiles: bool = False, progress: Progress | None = None, expected: str | None = None,
+            profiles: bool = False, progress: Progress | None = None, live: Live | None = None,
+            expected: str | None = None,
             work: str = "", go_directive: str | None = None) -> Result:
     """Build, run and judge the main package in ``package``.
 
@@ -187,7 +208,7 @@ def measure(package: Path, family: str, variant: str, *, limits: Limits = Limits
         watch = _Watch(run_dir / "samples.jsonl", names, limits, work)
         label = f"{family}/{variant}"
         outcome = execute(binary, run_dir, limits, env=env, return_interrupted=True,
-                          on_tick=lambda el, rss: watch.tick(el, rss, progress, label))
+                          on_tick=lambda el, rss: watch.tick(el, rss, progress, label, live))
         (run_dir / "meta.json").write_text(json.dumps({**meta, "outcome": dataclasses.asdict(outcome)}, indent=2))
         samples = watch.final()
         problem = _failure(outcome, run_dir, len(samples), limits, samples.ended,
@@ -228,7 +249,7 @@ class _Watch:
         self.decision: Judgement | None = None
         self.latest: Judgement | None = None
 
-    def tick(self, elapsed: float, rss: int, progress: Progress | None, label: str) -> bool:
+    def tick(self, elapsed: float, rss: int, progress: Progress | None, label: str, live: Live | None) -> bool:
         if self.stream.poll() and self.decision is None:
             samples = self.stream.samples()
             if self.seq.due(float(samples.t[-1])):
@@ -237,7 +258,20 @@ class _Watch:
                     self.decision = self.latest
         if progress:
             progress(label, elapsed, rss)
+        if live:
+            live(self.view(label, elapsed, rss))
         return self.decision is not None
+
+    def view(self, label: str, elapsed: float, rss: int) -> LiveView:
+        latest = self.decision or self.latest
+        name = latest.overall.signal if latest and latest.signals else self.seq.names[0]
+        samples = self.stream.samples()
+        recent: tuple[float, ...] = ()
+        if len(samples) and name in samples.columns:
+            _, y, _ = signal_points(samples, name)
+            recent = tuple(float(v) for v in y[-LIVE_POINTS:])
+        return LiveView(label, elapsed, rss, name, recent, latest.overall.verdict if latest else "watching",
+                        latest.overall.rate_per_s if latest else float("nan"), self.decision is not None)
 
     def judge(self, samples: Samples, *, final: bool) -> Judgement:
         return self.seq.look(samples, final=final)

@@ -50,7 +50,7 @@ from scipy import stats
 from .probe import SIGNALS, Samples, Signal
 
 __all__ = ["ALPHA", "BLOCKS", "Judgement", "Sequential", "SignalVerdict", "explain", "judge", "judge_samples",
-           "look_times", "overall", "settle_for"]
+           "look_times", "overall", "settle_for", "signal_points"]
 
 #: The chance of a wrong call of each kind (leak on a flat program, flat on a leaking one) over a whole run.
 ALPHA = 0.01
@@ -185,7 +185,7 @@ def _persists(x: np.ndarray, y: np.ndarray, slope: float) -> bool:
     return lows[1] - lows[0] > share / 4 and lows[2] - lows[1] > share / 4
 
 
-def _points(samples: Samples, name: str) -> tuple[np.ndarray, np.ndarray, str]:
+def signal_points(samples: Samples, name: str) -> tuple[np.ndarray, np.ndarray, str]:
     """The points a signal is judged on, and what they are called in a reason."""
     t = samples.t
     if name == "heap_bytes" and {"gc_cycles", "live_bytes"} <= samples.columns.keys():
@@ -294,7 +294,7 @@ def judge_samples(samples: Samples, warmup_s: float, names: Sequence[str] | None
     names = [n for n in (names or SIGNALS) if n in samples.columns]
     verdicts = {}
     for n in names:
-        t, y, what = _points(samples, n)
+        t, y, what = signal_points(samples, n)
         if now is not None:
             t, y = t[t <= now], y[t <= now]
         verdicts[n] = judge(t, y, SIGNALS[n], warmup_s, now=now if now is not None else
