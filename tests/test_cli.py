@@ -1,5 +1,8 @@
 """The leaklab command: tables, JSON, programs it has never seen, and bad input."""
 
+import subprocess
+import sys
+
 import pytest
 
 from .conftest import FIXTURES
@@ -72,3 +75,16 @@ def test_a_compile_error_shows_the_compiler(leaklab, tmp_path):
     status, _, err = leaklab("run", "--program", FIXTURES / "compile_error", "--out", tmp_path)
     assert status == 2
     assert "undefined: undefinedThing" in err
+
+
+def test_the_cli_defaults_it_keeps_to_start_fast_are_those_of_their_modules():
+    from leaklab import cli, matrix, report
+    assert cli._MATRIX_VERSIONS == matrix.DEFAULT_VERSIONS and cli._MATRIX_GODEBUG == matrix.DEFAULT_GODEBUG
+    assert cli._DEFAULT_REPORT == report.DEFAULT_REPORT
+
+
+def test_listing_the_families_imports_neither_scipy_nor_matplotlib():
+    code = ("import sys; from leaklab.cli import main; main(['list']); "
+            "print(sorted(m for m in ('scipy', 'matplotlib', 'nbconvert') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
+    assert out.strip().endswith("[]"), out

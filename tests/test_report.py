@@ -207,8 +207,6 @@ def test_when_leaklab_report_is_killed_outright_its_workers_kernels_and_programs
     assert not list(tagged.tmp.iterdir()), "a temporary folder of the lab's was left behind"
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py's top-level handler still maps every interruption to 130; "
-                   "remove this marker with the change (see the session report of issue 11)")
 @pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_an_interrupted_report_exits_with_128_plus_the_signal(leaklab, monkeypatch, tmp_path, signum, status):
     from leaklab._exceptions import Interrupted
@@ -220,8 +218,6 @@ def test_an_interrupted_report_exits_with_128_plus_the_signal(leaklab, monkeypat
     assert code == status and "interrupted by a test" in err
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py's _cmd_report still exits 0 when a record differs from expect.toml; "
-                   "remove this marker with the change (see the session report of issue 11)")
 def test_leaklab_report_exits_1_when_a_record_differs_from_expect_toml(leaklab, monkeypatch, tmp_path):
     index = tmp_path / "reports" / "index.html"
     made = report.Report(index=index, results=[], problems=["syncmap/fixed heap_bytes: expected verdict 'flat', "

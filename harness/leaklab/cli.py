@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import math
 import sys
@@ -15,19 +16,16 @@ from rich.table import Table
 
 from rich.markup import escape
 
-from . import __version__, report
+from . import __version__, stopping
 from ._exceptions import GoNotFound, GoTooOld, LeakLabError
-from .bench import cmd_bench
 from .cases import families, get_family
-from .check import cmd_check
-from .claims import cmd_claims
-from .lab import DEFAULT_OUT, check_limits, run_family, run_program
-from .matrix import DEFAULT_GODEBUG, DEFAULT_VERSIONS, cmd_matrix
-from .probe import SIGNALS
-from .run import Limits
-from .terminal import LiveRuns, verdict_block
-from .toolchain import find_go
-from .workshop import cmd_workshop
+from .run import DEFAULT_OUT, Limits
+
+# The commands' modules (numpy, scipy, matplotlib, nbconvert behind them) are imported when a command
+# needs them, so `leaklab list` and `leaklab --help` start at once.
+_DEFAULT_REPORT = Path("reports")
+_MATRIX_VERSIONS = ("1.22", "1.26", "1.27")
+_MATRIX_GODEBUG = "asynctimerchan=1"
 
 __all__ = ["main"]
 
@@ -97,9 +95,9 @@ def _parser() -> argparse.ArgumentParser:
     mat = sub.add_parser("matrix", help="run one case on several Go toolchains, with and without a GODEBUG setting")
     mat.add_argument("family", help="a family from `leaklab list`")
     mat.add_argument("--variant", default="classic", help="the variant to run (default %(default)s)")
-    mat.add_argument("--go", nargs="+", default=list(DEFAULT_VERSIONS), metavar="RELEASE",
+    mat.add_argument("--go", nargs="+", default=list(_MATRIX_VERSIONS), metavar="RELEASE",
                      help="Go releases, fetched once and cached (default: %(default)s)")
-    mat.add_argument("--godebug", default=DEFAULT_GODEBUG, help="also run with this GODEBUG ('' for none; "
+    mat.add_argument("--godebug", default=_MATRIX_GODEBUG, help="also run with this GODEBUG ('' for none; "
                      "default %(default)s)")
     mat.add_argument("--plot", type=Path, metavar="PNG", help="where to draw the plot (default: in --out)")
     _add_run_options(mat)
@@ -132,7 +130,7 @@ def _parser() -> argparse.ArgumentParser:
     ws.set_defaults(duration=12.0, warmup=2.0, interval=0.1, out=Path("workshop"), fixed_window=True)
     rep = sub.add_parser("report", help="execute every notebook and render the HTML report (reports/)")
     rep.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for run data (default %(default)s/)")
-    rep.add_argument("--report", type=Path, default=report.DEFAULT_REPORT,
+    rep.add_argument("--report", type=Path, default=_DEFAULT_REPORT,
                      help="folder for the HTML report (default %(default)s/)")
     rep.add_argument("--duration", type=_seconds, default=3.0, help="seconds per program (default %(default)s)")
     rep.add_argument("--interval", type=_seconds, default=Limits.interval_s,
@@ -155,6 +153,8 @@ def _limits(args: argparse.Namespace) -> Limits:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
+    from .probe import SIGNALS
+
     table = Table(title="Leak families (go-cases/)")
     for col in ("family", "variants", "signal", "what leaks"):
         table.add_column(col)
@@ -166,6 +166,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
+    from .toolchain import find_go
+
     try:
         found = find_go()
     except (GoNotFound, GoTooOld) as exc:
@@ -176,6 +178,9 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from .lab import run_family, run_program
+    from .terminal import LiveRuns, verdict_block
+
     if bool(args.family) == bool(args.program):
         raise LeakLabError("name a family (see `leaklab list`) or give --program DIR, not both and not neither")
     limits = args.limits
@@ -202,6 +207,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from . import report
+    from .terminal import verdict_block
+
     with _err.status("executing notebooks") as status:
         made = report.build_report(args.out, args.report, args.limits, timeout=args.timeout, jobs=args.jobs,
                                    progress=lambda msg: status.update(f"executing notebooks: {msg}"))
@@ -209,24 +217,39 @@ def _cmd_report(args: argparse.Namespace) -> int:
     for problem in made.problems:
         _err.print(f"[yellow]differs from expect.toml:[/] {escape(problem)}", highlight=False)
     print(f"report: {made.index.resolve()}")
-    return 0
+    return 1 if made.problems else 0
+
+
+_OWN = {"list": _cmd_list, "doctor": _cmd_doctor, "run": _cmd_run, "report": _cmd_report}
+
+
+def _command(name: str):
+    """The function behind a command; the others live in their module as ``cmd_<name>``."""
+    if name in _OWN:
+        return _OWN[name]
+    return getattr(importlib.import_module(f".{name}", __package__), f"cmd_{name}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``leaklab``; returns the exit status."""
     args = _parser().parse_args(argv)
     try:
-        if hasattr(args, "duration"):  # every command that runs programs takes the same run options
-            args.limits = _limits(args)
-            check_limits(args.limits)
-        return {"list": _cmd_list, "doctor": _cmd_doctor, "run": _cmd_run, "check": cmd_check, "workshop": cmd_workshop, "report": _cmd_report,
-                "matrix": cmd_matrix, "bench": cmd_bench, "claims": cmd_claims}[args.command](args)
+        with stopping.raising():  # SIGTERM and SIGHUP stop what was started, as Ctrl-C does
+            return _main(args)
     except LeakLabError as exc:
         _err.print(f"[bold red]leaklab: error:[/] {escape(str(exc))}", highlight=False)
         return 2
     except KeyboardInterrupt as exc:
         _err.print(f"leaklab: {str(exc) or 'interrupted'}; every program the lab was watching was stopped")
-        return 130
+        return 128 + stopping.signum_of(exc)
+
+
+def _main(args: argparse.Namespace) -> int:
+    if hasattr(args, "duration"):  # every command that runs programs takes the same run options
+        from .lab import check_limits
+        args.limits = _limits(args)
+        check_limits(args.limits)
+    return _command(args.command)(args)
 
 
 if __name__ == "__main__":

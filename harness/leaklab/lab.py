@@ -27,7 +27,7 @@ from .build import build
 from .cases import Family, get_family
 from .profiles import diagnosis_fields, leak_profile_env
 from .probe import Samples, SampleStream
-from .run import Limits, Outcome, execute
+from .run import DEFAULT_OUT, Limits, Outcome, execute
 from .toolchain import GoToolchain, find_go
 from .verdict import Judgement, Sequential, SignalVerdict, explain, judge_samples, signal_points
 
@@ -36,7 +36,6 @@ LIVE_POINTS = 48
 
 __all__ = ["DEFAULT_OUT", "LiveView", "Result", "run_family", "run_program", "measure", "load_result"]
 
-DEFAULT_OUT = Path("runs")
 
 #: The signals a program the lab has never seen is judged on.
 PROGRAM_SIGNALS = ["heap_bytes", "goroutines", "outside_go_bytes"]

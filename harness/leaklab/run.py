@@ -24,9 +24,12 @@ import psutil
 from ._exceptions import Interrupted
 from .stopping import STOP_SIGNALS
 
-__all__ = ["Limits", "Outcome", "Tick", "execute"]
+__all__ = ["DEFAULT_OUT", "Limits", "Outcome", "Tick", "execute"]
 
 _MiB = 1024 * 1024
+
+#: Where runs are kept unless --out says otherwise.
+DEFAULT_OUT = Path("runs")
 
 
 @dataclasses.dataclass(frozen=True)
