@@ -33,7 +33,9 @@ def _spark(values: tuple[float, ...], width: int, signal: str) -> str:
 
 
 def _rate(signal: str, value: float) -> str:
-    return SIGNALS[signal].rate(value) if math.isfinite(value) else ""
+    if not math.isfinite(value):
+        return ""
+    return SIGNALS[signal].rate(value, 0 if SIGNALS[signal].unit == "goroutines" else 2)
 
 
 class LiveRuns:
@@ -51,20 +53,21 @@ class LiveRuns:
         self.view = None
 
     def __rich__(self) -> Group:
-        lines = [Text.assemble((f"{r.family}/{r.variant}"[:24].ljust(25), "bold"),
+        lines = [Text.assemble((f"{r.family}/{r.variant}"[:21].ljust(22), "bold"),
                                (r.verdict.upper().ljust(13), COLOURS.get(r.verdict, "")),
-                               _rate(r.signal, r.rate_per_s).ljust(20),
+                               _rate(r.signal, r.rate_per_s).ljust(21),
                                f"{r.decided_after_s or r.duration_s:.1f} s") for r in self.done]
         v = self.view
         if v is not None:
             unit = SIGNALS[v.signal]
-            now = unit.amount(v.recent[-1]) if v.recent else ""
-            lines.append(Text.assemble((v.label[:24].ljust(25), "bold"), (_spark(v.recent, 24, v.signal), COLOURS[
+            now = unit.amount(v.recent[-1], 0 if unit.unit == "goroutines" else 1) if v.recent else ""
+            lines.append(Text.assemble((v.label[:21].ljust(22), "bold"), (_spark(v.recent, 20, v.signal), COLOURS[
                 "leak" if v.verdict == "leak" else "flat" if v.verdict == "flat" else "watching"]), " ",
-                now.rjust(12), " ", _rate(v.signal, v.rate_per_s).rjust(14)))
-            state = "decided" if v.decided else "watching"
-            lines.append(Text(f"  {unit.label}; {state}: {v.verdict} after {v.elapsed_s:.1f} s, "
-                              f"RSS {v.rss_bytes / 2**20:,.0f} MiB", style="grey50"))
+                now.rjust(16), " ", _rate(v.signal, v.rate_per_s).rjust(19)))
+            state = (f"decided: {v.verdict}" if v.decided else "watching, no look yet" if v.verdict == "watching"
+                     else f"watching; so far {v.verdict}")
+            lines.append(Text(f"  {unit.label}; {state}; {v.elapsed_s:.1f} s, RSS {v.rss_bytes / 2**20:,.0f} MiB",
+                              style="grey50"))
         elif len(self.done) < self.total:
             lines.append(Text(f"  building {self.building}...", style="grey50"))
         lines.append(Text(f"  {len(self.done)} of {self.total} runs, {time.monotonic() - self.started:.0f} s",
@@ -96,8 +99,8 @@ def verdict_block(results: list[Result], *, details: bool = False) -> Group:
         when = (f"decided after {r.decided_after_s:.1f} s" if r.decided_after_s is not None
                 else f"{r.stopped}, {r.duration_s:.1f} s")
         expected = "" if r.expected in (None, r.verdict) else f"  expected {r.expected}"
-        parts.append(Text.assemble((f"{r.family}/{r.variant}".ljust(26), "bold"), (mark.ljust(16), COLOURS.get(
-            r.verdict, "")), _rate(r.signal, r.rate_per_s).ljust(18), when, (expected, "bold")))
+        parts.append(Text.assemble((f"{r.family}/{r.variant}".ljust(22), "bold"), (mark.ljust(13), COLOURS.get(
+            r.verdict, "")), _rate(r.signal, r.rate_per_s).ljust(21), when, (expected, "bold")))
         body = [f"{SIGNALS[r.signal].label}: {r.reason}", *_diagnosis_line(r)]
         for para in body:
             parts.append(Text(textwrap.fill(para, _WIDTH - 2, initial_indent="  ", subsequent_indent="    ")))
