@@ -270,7 +270,7 @@ CHEAT_SHEET = [
 #: The commands of the cheat sheet: (command, what it does).
 COMMANDS = [
     ("leaklab list", "the five families, their variants and signals"),
-    ("leaklab run FAMILY", "the leaky and the fixed program, 4 s each: verdicts, then where it leaks"),
+    ("leaklab run FAMILY", "the leaky and the fixed program, each until its verdict is certain: verdicts, then where it leaks"),
     ("leaklab run --program DIR", "any Go main package, unmodified: which signal grows"),
     ("mkdir -p my-fixes && cp -r labs/exercises/FAMILY my-fixes/", "your copy of the exercise (the starter stays as it is)"),
     ("leaklab check FAMILY --path my-fixes/FAMILY", "exit 0 only when flat and still doing its work; "
@@ -392,10 +392,10 @@ class WorkshopProgress:
     def __enter__(self) -> WorkshopProgress:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-        minutes = self.total / 60
-        about = f": at most about {minutes:.0f} min" if minutes >= 1.5 else ""
+        guess = 1.05 * self.total + 2 * self.runs  # the runs, the steps after them, and the builds
+        about = f"about {guess // 60:.0f} min {guess % 60:.0f} s" if guess >= 60 else f"about {guess:.0f} s"
         self.console.print(f"leaklab workshop: {self.runs} runs of up to {self.limits.duration_s:g} s each (a run stops "
-                           f"once its verdict is certain), then the deck{about}", highlight=False)
+                           f"once its verdict is certain), then the deck: {about} at most", highlight=False)
         if self.console.is_terminal:
             self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[rss]}"),
                                 TimeElapsedColumn(), console=self.console, transient=True)
