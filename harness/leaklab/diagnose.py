@@ -8,6 +8,7 @@ its children past its time limit).
 
 from __future__ import annotations
 
+import concurrent.futures
 import html
 import os
 import re
@@ -178,15 +179,19 @@ def leak_profile_blind_spots(*, out: Path | None = None, seconds: float = 2.0,
     """
     go = go or find_go()
     root = get_family("goroutine").package("leaky").parent
+    cases = (("reachable", root / "testdata" / "reachable"), ("spin", root / "spin" / "leaky"))
+    with tempfile.TemporaryDirectory(prefix="leaklab-blind-") as tmp, \
+            concurrent.futures.ThreadPoolExecutor(len(cases)) as pool:
+        runs = list(pool.map(lambda case: measure(
+            case[1], "blind-spots", case[0], signal="goroutines", go=go, profiles=True,
+            limits=Limits(duration_s=seconds, warmup_s=min(1.0, seconds / 3), sequential=False),
+            out=Path(out or tmp)), cases))
     found = []
-    with tempfile.TemporaryDirectory(prefix="leaklab-blind-") as tmp:
-        for name, package in (("reachable", root / "testdata" / "reachable"), ("spin", root / "spin" / "leaky")):
-            r = measure(package, "blind-spots", name, signal="goroutines", go=go, profiles=True,
-                        limits=Limits(duration_s=seconds, warmup_s=min(1.0, seconds / 3)), out=Path(out or tmp))
-            top = next((g for g in r.top_goroutines or [] if g["function"] != "main.main"), {})
-            lp = r.leak_profile or {}
-            found.append({"case": name, "group": top.get("fingerprint", ""), "count": top.get("count", 0),
-                          "leak_profile_total": lp.get("total", 0), "available": lp.get("available", False)})
+    for (name, _), r in zip(cases, runs, strict=True):
+        top = next((g for g in r.top_goroutines or [] if g["function"] != "main.main"), {})
+        lp = r.leak_profile or {}
+        found.append({"case": name, "group": top.get("fingerprint", ""), "count": top.get("count", 0),
+                      "leak_profile_total": lp.get("total", 0), "available": lp.get("available", False)})
     return found
 
 
@@ -288,7 +293,11 @@ def family_checks(results, *, go: GoToolchain | None = None) -> list[dict]:
     """
     go = go or find_go()
     fam = get_family(results[0].family)
-    return [f for check in (_vet_both, *FAMILY_CHECKS.get(fam.name, ())) for f in check(fam, results, go)]
+    checks = (_vet_both, *FAMILY_CHECKS.get(fam.name, ()))
+    # Each check builds or runs programs of its own, for a second or two: side by side, not one by one.
+    with concurrent.futures.ThreadPoolExecutor(len(checks)) as pool:
+        found = list(pool.map(lambda check: check(fam, results, go), checks))
+    return [f for findings in found for f in findings]
 
 
 # -- what a notebook and `leaklab run` show -----------------------------------------------------------
