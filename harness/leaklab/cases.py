@@ -64,8 +64,12 @@ def _load(folder: Path) -> Family:
 
 
 def families(cases: Path | None = None) -> list[Family]:
-    """All families, in the order of their folder numbers."""
-    return [_load(d) for d in sorted((cases or cases_dir()).iterdir()) if (d / "expect.toml").is_file()]
+    """All families, in the order of their folder numbers.
+
+    A folder whose expect.toml says ``family = false`` (06-service, measured with ``--load``) is not one.
+    """
+    return [_load(d) for d in sorted((cases or cases_dir()).iterdir()) if (d / "expect.toml").is_file()
+            and tomllib.loads((d / "expect.toml").read_text()).get("family", True)]
 
 
 def get_family(name: str, cases: Path | None = None) -> Family:

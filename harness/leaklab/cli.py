@@ -47,6 +47,13 @@ def _number(text: str, *, positive: bool) -> float:
     return value
 
 
+def _assignment(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key or not (key[0].isalpha() or key[0] == "_") or not all(c.isalnum() or c == "_" for c in key):
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE (e.g. --env PORT={{port}})")
+    return key, value
+
+
 def _seconds(text: str) -> float:
     return _number(text, positive=True)
 
@@ -87,7 +94,18 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("family", nargs="?", help="a family from `leaklab list`, or `all`")
     run.add_argument("--variant", default="both", help="leaky, fixed or both (default), or another variant the "
                      "family declares")
-    run.add_argument("--program", type=Path, metavar="DIR", help="measure this Go main package instead of a family")
+    run.add_argument("--program", type=Path, metavar="DIR", help="measure this Go main package instead of a family; "
+                     "arguments for it follow `--` ({port} in them is a free loopback port the lab chooses)")
+    run.add_argument("--cwd", type=Path, metavar="DIR", help="the program's working directory (default: the "
+                     "folder of --program, so relative paths in its arguments work)")
+    run.add_argument("--env", action="append", type=_assignment, default=[], metavar="KEY=VALUE",
+                     help="set a variable for the program (repeatable); it inherits leaklab's environment too")
+    run.add_argument("--load", action="append", default=[], metavar="URL",
+                     help="send GET requests to this loopback URL while measuring (repeatable; they take turns); "
+                     "the warm-up starts when it first answers, and answered requests are the program's work")
+    run.add_argument("--rate", type=int, metavar="N", help="requests per second with --load (default 200)")
+    run.add_argument("--expect", choices=("flat", "leak"), help="exit 1 unless every verdict is this one "
+                     "(a CI gate: 0 when it matches, 1 when it differs, 2 on errors)")
     _add_run_options(run, f"{FAMILY_DURATION_S:g} s for a family, {PROGRAM_DURATION_S:g} s for --program")
     run.add_argument("--diagnose", action=argparse.BooleanOptionalAction, default=True,
                      help="take heap and goroutine profiles and show where the leak is (default: on)")
@@ -177,12 +195,29 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     return 0
 
 
+def _program_options(args: argparse.Namespace) -> dict:
+    """run_program's keywords from --cwd, --env, --load, --rate and the arguments after `--`."""
+    from .load import DEFAULT_RATE, Load
+
+    given = [name for name, value in (("--cwd", args.cwd), ("--env", args.env), ("--load", args.load),
+                                      ("--rate", args.rate), ("arguments after --", args.program_args)) if value]
+    if not args.program:
+        if given:
+            raise LeakLabError(f"{', '.join(given)}: only for --program DIR (a family runs as it is)")
+        return {}
+    if args.rate is not None and not args.load:
+        raise LeakLabError("--rate is the pace of --load: give --load URL too")
+    load = Load(tuple(args.load), args.rate if args.rate is not None else DEFAULT_RATE) if args.load else None
+    return dict(args=args.program_args, program_env=dict(args.env), cwd=args.cwd, load=load)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from .lab import run_family, run_program
     from .terminal import LiveRuns, verdict_block
 
     if bool(args.family) == bool(args.program):
         raise LeakLabError("name a family (see `leaklab list`) or give --program DIR, not both and not neither")
+    program = _program_options(args)
     limits = args.limits
     fams = [] if args.program else families() if args.family == "all" else [get_family(args.family)]
     variants = ["leaky", "fixed"] if args.variant == "both" else [args.variant]
@@ -193,17 +228,32 @@ def _cmd_run(args: argparse.Namespace) -> int:
         kwargs = dict(limits=limits, out=args.out, live=board.update, profiles=args.diagnose)
         for fam, variant in jobs:
             board.building = str(args.program) if fam is None else f"{fam.name}/{variant}"
-            got = [run_program(args.program, **kwargs)] if fam is None else run_family(fam, variant, **kwargs)
+            got = [run_program(args.program, **kwargs, **program)] if fam is None else \
+                run_family(fam, variant, **kwargs)
             for r in got:
                 board.finished(r)
             results += got
     if args.json:
         print(json.dumps({"results": [r.as_dict() for r in results]}, indent=2, allow_nan=False))
     else:
+        from .load import describe
+
         _out.print(verdict_block(results, details=args.details))
+        for r in results:
+            if r.load:
+                _out.print(escape(describe(r.load)), highlight=False)
         _err.print(f"run data: {args.out}/" + ("" if args.details or not args.diagnose else
                                                 "  (--details: the diagnosis tables)"))
-    return 0
+    return _expected(results, args.expect)
+
+
+def _expected(results: list, expect: str | None) -> int:
+    """0 when every verdict is ``expect`` (or nothing is expected), else 1, saying which differ."""
+    differ = [r for r in results if expect and r.verdict != expect]
+    for r in differ:
+        _err.print(f"leaklab: --expect {expect}: {r.family}/{r.variant} is {r.verdict} ({escape(r.reason)})",
+                   highlight=False)
+    return 1 if differ else 0
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -231,8 +281,18 @@ def _command(name: str):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``leaklab``; returns the exit status."""
-    args = _parser().parse_args(argv)
+    """Entry point of ``leaklab``; returns the exit status.
+
+    Arguments after ``--`` are the program's (``leaklab run --program DIR -- -addr 127.0.0.1:{port}``).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    program_args = argv[argv.index("--") + 1:] if "--" in argv else []
+    args = _parser().parse_args(argv[:argv.index("--")] if "--" in argv else argv)
+    args.program_args = program_args
+    if program_args and args.command != "run":
+        _err.print(f"[bold red]leaklab: error:[/] arguments after -- are for `leaklab run --program DIR`, not "
+                   f"`leaklab {args.command}`", highlight=False)
+        return 2
     try:
         with stopping.raising():  # SIGTERM and SIGHUP stop what was started, as Ctrl-C does
             return _main(args)

@@ -18,13 +18,17 @@ import platform
 import signal as signal_module
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+
+import numpy as np
 
 from . import __version__
 from ._exceptions import BadParameter, Interrupted, ProgramFailed
 from .build import build
 from .cases import Family, get_family
+from .load import ANSWERED, Load, LoadRun, fill_port, ready_timeout
+from .load import driver as load_driver
 from .profiles import diagnosis_fields, leak_profile_env
 from .probe import Samples, SampleStream
 from .run import DEFAULT_OUT, Limits, Outcome, execute
@@ -87,6 +91,8 @@ class Result:
     top_sites: list | None = None
     top_goroutines: list | None = None
     leak_profile: dict | None = None
+    #: With --load: requests sent, answered and failed, answered per second, latency percentiles (leaklab.load).
+    load: dict | None = None
 
     def as_dict(self) -> dict:
         """The result as strict JSON values (NaN and infinities as None)."""
@@ -144,7 +150,7 @@ def _provenance(go: GoToolchain, binary: Path, package: Path, limits: Limits, en
 
 
 def _failure(outcome: Outcome, run_dir: Path, samples: int, limits: Limits, ended: bool = True,
-             last_t: float = 0.0) -> str | None:
+             last_t: float = 0.0, watch: _Watch | None = None) -> str | None:
     stderr = (run_dir / "stderr.txt").read_text(errors="replace").strip()
     tail = "\n".join(stderr.splitlines()[-15:])
     if outcome.interrupted:
@@ -154,6 +160,10 @@ def _failure(outcome: Outcome, run_dir: Path, samples: int, limits: Limits, ende
                 f"and was killed; {samples} samples kept")
     if outcome.capped:
         return None
+    if watch is not None and watch.load is not None:
+        problem = _load_failure(outcome, watch, ended, tail)
+        if problem:
+            return problem
     if outcome.returncode not in (0, None):
         how = (f"was killed by signal {-outcome.returncode}" if outcome.returncode < 0
                else f"exited with status {outcome.returncode}")
@@ -164,6 +174,23 @@ def _failure(outcome: Outcome, run_dir: Path, samples: int, limits: Limits, ende
         return (f"the program exited on its own after {outcome.wall_s:.1f} s {what}: a program must keep working "
                 f"until the lab stops it (does main return at once?)" + (f"\n{tail}" if tail else ""))
     return None
+
+
+def _load_failure(outcome: Outcome, watch: _Watch, ended: bool, tail: str) -> str | None:
+    """Why a loaded run failed: the server never answered, every request failed, or the program left."""
+    words = f" Its last words:\n{tail}" if tail else " It printed nothing."
+    if watch.problem:
+        return watch.problem + words
+    if outcome.stopped_early or ended:
+        return None
+    load = watch.load
+    how = (f"was killed by signal {-outcome.returncode}" if (outcome.returncode or 0) < 0
+           else f"exited with status {outcome.returncode}")
+    if load.ready_t is None:
+        return f"the program {how} after {outcome.wall_s:.1f} s, before it answered {', '.join(load.load.urls)}.{words}"
+    sent, answered, failed = load.counts
+    return (f"the program {how} after {outcome.wall_s:.1f} s while under load ({answered:,} of {sent:,} requests "
+            f"answered, {failed:,} failed): a server must keep serving until the lab stops it.{words}")
 
 
 def _place(tmp: Path, final: Path) -> Path:
@@ -181,14 +208,28 @@ def measure(package: Path, family: str, variant: str, *, limits: Limits = Limits
             signal: str | None = None, go: GoToolchain | None = None, env: dict[str, str] | None = None,
             profiles: bool = False, progress: Progress | None = None, live: Live | None = None,
             expected: str | None = None,
-            work: str = "", go_directive: str | None = None) -> Result:
+            work: str = "", go_directive: str | None = None, args: Sequence[str] = (), cwd: Path | None = None,
+            program_env: dict[str, str] | None = None, load: Load | None = None) -> Result:
     """Build, run and judge the main package in ``package``.
 
     ``signal`` is the curve the verdict reads; ``None`` judges every signal a program can leak through
-    and names the one that grows. Raises :class:`ProgramFailed` (samples kept) when the program
-    crashes, hangs or never samples; re-raises ``KeyboardInterrupt`` after saving what was gathered.
+    and names the one that grows. ``env`` is for the build and the run, ``program_env`` for the run
+    only; both add to leaklab's own environment, which the program inherits. The program runs as
+    ``binary ARGS`` in ``cwd`` (default: the run folder) with stdin closed. :data:`~leaklab.load.PORT`
+    in ``args``, ``program_env`` values and ``load`` URLs is replaced by a free loopback port.
+
+    With ``load``, the lab sends it HTTP requests (:mod:`leaklab.load`): the warm-up starts when it
+    first answers, and answered requests are its work. Raises :class:`ProgramFailed` (samples kept)
+    when the program crashes, hangs, never samples, never answers or exits under load; re-raises
+    ``KeyboardInterrupt`` after saving what was gathered.
     """
     check_limits(limits)
+    args, program_env, urls, port = fill_port(args, program_env or {}, load.urls if load else ())
+    if load:
+        load = dataclasses.replace(load, urls=tuple(urls))
+        work = ANSWERED
+    if cwd is not None and not Path(cwd).is_dir():
+        raise BadParameter(f"--cwd must be a folder; {cwd} is not one")
     go = go or find_go()
     env = env or {}
     final = out / family / variant
@@ -200,25 +241,33 @@ def measure(package: Path, family: str, variant: str, *, limits: Limits = Limits
         if profiles:  # Go 1.26 has the goroutine leak profile only as an experiment chosen at build time
             build_env.update(leak_profile_env(go, build_env.get("GOEXPERIMENT")))
         binary = build(package, run_dir / "binary", go, env=build_env, go_directive=go_directive)
+        loading = LoadRun(load_driver(go), load, run_dir / "load.jsonl") if load else None
         if profiles:
             env = {**env, "LEAKLAB_PROFILE_DIR": str(run_dir.resolve())}
-        meta = {**_provenance(go, binary, package, limits, env), "go_directive": go_directive or ""}
+        meta = {**_provenance(go, binary, package, limits, env), "go_directive": go_directive or "",
+                "program": {"args": list(args), "cwd": str(Path(cwd or run_dir).resolve()),
+                            "env": sorted(program_env), "port": port, "load": load.as_dict() if load else None}}
         names = [signal] if signal else PROGRAM_SIGNALS
-        watch = _Watch(run_dir / "samples.jsonl", names, limits, work)
+        watch = _Watch(run_dir / "samples.jsonl", names, limits, work, loading)
         label = f"{family}/{variant}"
-        outcome = execute(binary, run_dir, limits, env=env, return_interrupted=True,
-                          on_tick=lambda el, rss: watch.tick(el, rss, progress, label, live))
+        try:
+            outcome = execute(binary, run_dir, limits, env={**env, **program_env}, return_interrupted=True,
+                              args=args, cwd=cwd, on_start=loading.start if loading else None,
+                              on_tick=lambda el, rss: watch.tick(el, rss, progress, label, live))
+        finally:
+            if loading:
+                loading.close()
         (run_dir / "meta.json").write_text(json.dumps({**meta, "outcome": dataclasses.asdict(outcome)}, indent=2))
         samples = watch.final()
         problem = _failure(outcome, run_dir, len(samples), limits, samples.ended,
-                           float(samples.t[-1]) if len(samples) else 0.0)
+                           float(samples.t[-1]) if len(samples) else 0.0, watch)
         if problem or outcome.interrupted:
             failed = _place(run_dir, final.with_name(f"{variant}.failed"))
             if outcome.interrupted:
                 raise Interrupted(f"interrupted; samples kept in {failed}", outcome.signum or signal_module.SIGINT)
             raise ProgramFailed(f"{family}/{variant}: {problem}\n(run folder: {failed})", str(failed))
         judged = watch.decision or watch.judge(samples, final=True)
-        seen = {**judge_samples(samples, limits.warmup_s, work=work or None, now=judged.t), **judged.signals}
+        seen = {**judge_samples(samples, watch.warmup_s, work=work or None, now=judged.t), **judged.signals}
         chosen = _capped(explain(judged.overall, seen), outcome, limits)
         result = Result(family=family, variant=variant, verdict=chosen.verdict, signal=chosen.signal,
                         rate_per_s=chosen.rate_per_s, unit=chosen.unit, reason=chosen.reason,
@@ -228,6 +277,7 @@ def measure(package: Path, family: str, variant: str, *, limits: Limits = Limits
                         stopped="memory cap" if outcome.capped else "decided" if watch.decision else "max duration",
                         expected=expected, work_rate_per_s=_work_rate(samples, work),
                         signals={n: v.as_dict() for n, v in seen.items()},
+                        load=loading.summary(float(samples.t[-1]) if len(samples) else 0.0) if loading else None,
                         **(diagnosis_fields(run_dir, go.goroot) if profiles else {}))
         (run_dir / "result.json").write_text(json.dumps(result.as_dict(), indent=2, allow_nan=False))
     except BaseException:
@@ -238,32 +288,71 @@ def measure(package: Path, family: str, variant: str, *, limits: Limits = Limits
 
 
 class _Watch:
-    """Reads a run's samples while it runs and judges them at each look; says when the run may stop."""
+    """Reads a run's samples while it runs and judges them at each look; says when the run may stop.
 
-    def __init__(self, path: Path, names: list[str], limits: Limits, work: str) -> None:
+    With load, the warm-up starts when the program first answers, so the looks are planned then; the
+    load's counts are merged into the samples; a server that never answers, or whose every request
+    fails, ends the run with :attr:`problem` set.
+    """
+
+    def __init__(self, path: Path, names: list[str], limits: Limits, work: str, load: LoadRun | None = None) -> None:
         self.stream = SampleStream(path)
+        self.names, self.limits, self.work, self.load = names, limits, work, load
         self.sequential = limits.sequential
-        self.seq = Sequential(names, limits.warmup_s, limits.duration_s - limits.warmup_s, work=work or None,
-                              settle_s=limits.settle_s)
+        self.seq: Sequential | None = None
+        self.warmup_s = limits.warmup_s
         self.decision: Judgement | None = None
         self.latest: Judgement | None = None
+        self.problem: str | None = None
+        if load is None:
+            self._plan(limits.warmup_s)
+
+    def _plan(self, warmup_s: float) -> None:
+        self.warmup_s = warmup_s
+        window = self.limits.duration_s - warmup_s
+        if window <= 0:
+            self.problem = (f"the program first answered after {warmup_s - self.limits.warmup_s:.1f} s, which leaves "
+                            f"nothing of the {self.limits.duration_s:g} s run to judge after the warm-up: "
+                            f"give it a longer --duration")
+            return
+        self.seq = Sequential(self.names, warmup_s, window, work=self.work or None, settle_s=self.limits.settle_s)
 
     def tick(self, elapsed: float, rss: int, progress: Progress | None, label: str, live: Live | None) -> bool:
-        if self.stream.poll() and self.decision is None:
-            samples = self.stream.samples()
+        fresh = self.stream.poll()
+        if self.load is not None:
+            self._load_tick(elapsed)
+        if fresh and self.seq is not None and self.decision is None and self.problem is None:
+            samples = self.samples()
             if self.seq.due(float(samples.t[-1])):
                 self.latest = self.seq.look(samples)
                 if self.latest.decided and self.sequential:
                     self.decision = self.latest
+        if self.load is not None and (self.decision or self.problem):
+            self.load.stop()  # the last profiles are taken without load, and no request fails as the program ends
         if progress:
             progress(label, elapsed, rss)
         if live:
             live(self.view(label, elapsed, rss))
-        return self.decision is not None
+        return self.decision is not None or self.problem is not None
+
+    def _load_tick(self, elapsed: float) -> None:
+        load = self.load
+        load.poll()
+        if self.problem is None:
+            self.problem = load.problem(elapsed, ready_timeout(self.limits.duration_s, self.limits.warmup_s))
+        if self.seq is None and self.problem is None and load.ready_t is not None:
+            self._plan(load.ready_t + self.limits.warmup_s)
+        if elapsed >= self.limits.duration_s - 2 * self.limits.interval_s:
+            load.stop()  # the probe ends the program at its duration: no request is left to fail then
+
+    def samples(self) -> Samples:
+        """The samples so far, with the load's columns when there is load."""
+        samples = self.stream.samples()
+        return self.load.merge(samples) if self.load is not None else samples
 
     def view(self, label: str, elapsed: float, rss: int) -> LiveView:
         latest = self.decision or self.latest
-        name = latest.overall.signal if latest and latest.signals else self.seq.names[0]
+        name = latest.overall.signal if latest and latest.signals else self.names[0]
         samples = self.stream.samples()
         recent: tuple[float, ...] = ()
         if len(samples) and name in samples.columns:
@@ -273,11 +362,15 @@ class _Watch:
                         latest.overall.rate_per_s if latest else float("nan"), self.decision is not None)
 
     def judge(self, samples: Samples, *, final: bool) -> Judgement:
+        if self.seq is None:  # a loaded program that never answered: judged as if from its start
+            self._plan(self.limits.warmup_s)
         return self.seq.look(samples, final=final)
 
     def final(self) -> Samples:
         self.stream.poll()
-        return self.stream.samples()
+        if self.load is not None:
+            self.load.poll()
+        return self.samples()
 
 
 def _capped(chosen: SignalVerdict, outcome: Outcome, limits: Limits) -> SignalVerdict:
@@ -289,10 +382,17 @@ def _capped(chosen: SignalVerdict, outcome: Outcome, limits: Limits) -> SignalVe
 
 
 def _work_rate(samples: Samples, work: str) -> float | None:
-    """Completed work per second, from the expvar counter the program publishes."""
-    if not work or f"expvar.{work}" not in samples.columns or len(samples) < 2:
+    """Completed work per second: answered requests under load, else the expvar counter the program publishes."""
+    column = work if work == ANSWERED else f"expvar.{work}"
+    if not work or column not in samples.columns or len(samples) < 2:
         return None
-    done = samples[f"expvar.{work}"]
+    done = samples[column]
+    if work == ANSWERED:  # from the first answer on: before it, the server was starting
+        began = np.flatnonzero(done > 0)
+        if len(began) < 2:
+            return None
+        i = max(began[0] - 1, 0)
+        return float((done[-1] - done[i]) / (samples.t[-1] - samples.t[i]))
     return float((done[-1] - done[0]) / (samples.t[-1] - samples.t[0]))
 
 
@@ -308,11 +408,17 @@ def run_family(family: str | Family, variant: str = "both", **kwargs) -> list[Re
 
 
 def run_program(path: Path, **kwargs) -> Result:
-    """Measure any Go main package the lab has never seen, on every signal it can leak through."""
+    """Measure any Go main package the lab has never seen, on every signal it can leak through.
+
+    It runs in its own folder unless ``cwd`` says otherwise, so relative paths in its arguments work;
+    the other keywords are :func:`measure`'s (``args``, ``program_env``, ``load``...).
+    """
     path = Path(path)
     if not path.is_dir():
         raise BadParameter(f"--program wants the folder of a Go main package; {path} is not a folder")
     kwargs.setdefault("work", "requests")  # judged per request too, where the program counts them (expvar)
+    if kwargs.get("cwd") is None:
+        kwargs["cwd"] = path.resolve()
     return measure(path, f"program-{path.resolve().name}", "program", **kwargs)
 
 

@@ -125,8 +125,13 @@ Tick = Callable[[float, int], bool | None]
 
 def execute(binary: Path, run_dir: Path, limits: Limits, *, env: dict[str, str] | None = None,
             on_tick: Tick | None = None, backstop: bool = True, return_interrupted: bool = False,
-            args: Sequence[str] = (), cwd: Path | None = None) -> Outcome:
-    """Run ``binary`` with the probe writing into ``run_dir/samples.jsonl``.
+            args: Sequence[str] = (), cwd: Path | None = None,
+            on_start: Callable[[float], None] | None = None) -> Outcome:
+    """Run ``binary ARGS`` with the probe writing into ``run_dir/samples.jsonl``.
+
+    The program runs in ``cwd`` (default ``run_dir``) with stdin closed (``/dev/null``) and leaklab's
+    environment plus ``env``. ``on_start`` is called once it has started, with the ``time.monotonic()``
+    of its start (e.g. to start what sends it load); if it raises, the program is killed.
 
     A signal (SIGINT, SIGTERM, SIGHUP) ends the run (the process group is killed first) and raises
     :class:`Interrupted`; with ``return_interrupted`` the outcome is returned instead, marked
@@ -155,6 +160,8 @@ def execute(binary: Path, run_dir: Path, limits: Limits, *, env: dict[str, str] 
             os.close(control_r)
             control_r = -1
             try:
+                if on_start:
+                    on_start(began)
                 _watch(popen, outcome, limits, on_tick, backstop, began, control_w)
             except KeyboardInterrupt:  # raised by a handler other than ours (e.g. a caller's own)
                 outcome.interrupted = True
