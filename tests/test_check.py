@@ -19,8 +19,8 @@ CHEATS = FIXTURES / "cheats"
 NAMES = [f.name for f in families()]
 TODO = re.compile(r"^\s*// TODO\(you\):.*\n(^\s*//(?! TODO).*\n)*", re.M)
 
-#: Short runs: 1 s of warm-up, 2.5 s judged.
-LIMITS = Limits(duration_s=3.5, warmup_s=1.0, interval_s=0.05)
+#: The checker's own limits: runs stop once their verdict is certain, at 6 s at the most.
+LIMITS = Limits(duration_s=6.0, warmup_s=1.0, interval_s=0.05)
 
 
 def _cheats():
@@ -238,8 +238,14 @@ def test_the_hidden_solution_is_fixed(reports, name):
 def test_a_cheat_is_rejected(reports, cheat):
     report = reports[f"cheat/{cheat}"]
     assert not report.passed, chk.format_report(report)
-    wanted = "leaking" if cheat.endswith("one-side") else "too-little-work"
-    assert report.status == wanted, chk.format_report(report)
+    # A cheat that still does its leaking work, only less of it, is rejected as leaking where the growth is
+    # established (the verdict sees 0.2 MiB/s), else for doing too little work; one-sided finalizers and a
+    # timer never stopped leak at the full rate of requests.
+    leaks_anyway = cheat.endswith(("one-side", "keeps-timer"))
+    wanted = {"leaking"} if leaks_anyway else {"too-little-work", "leaking"}
+    if cheat.endswith(("counts-only", "returns-early")):  # no leaking work at all: only the work check sees it
+        wanted = {"too-little-work"}
+    assert report.status in wanted, chk.format_report(report)
     if cheat.endswith("counts-only"):  # full rate of requests, no work behind them
         assert report.work_rate_per_s > chk.WORK_FRACTION * get_family(report.family).work_rate
         assert "skip their work" in report.headline, chk.format_report(report)

@@ -14,7 +14,7 @@ from leaklab.claims import (CLAIMS, VERDICTS, Finding, claims_markdown, evaluate
 from leaklab.matrix import Cell
 from leaklab.run import Limits
 
-LIMITS = Limits(duration_s=3, warmup_s=1)
+LIMITS = Limits(duration_s=6, warmup_s=1)  # runs stop once certain
 BY_ID = {c.id: c for c in CLAIMS}
 
 

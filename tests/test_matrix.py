@@ -13,7 +13,7 @@ from leaklab.run import Limits
 from leaklab.stopping import wait_ended
 from leaklab.toolchain import fetch_go
 
-LIMITS = Limits(duration_s=3, warmup_s=1)
+LIMITS = Limits(duration_s=6, warmup_s=1)  # runs stop once certain
 
 
 def test_fetch_go_uses_the_cache_without_the_network(tmp_path, monkeypatch):

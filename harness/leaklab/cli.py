@@ -150,7 +150,8 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for run data (default %(default)s/)")
     rep.add_argument("--report", type=Path, default=_DEFAULT_REPORT,
                      help="folder for the HTML report (default %(default)s/)")
-    rep.add_argument("--duration", type=_seconds, default=3.0, help="seconds per program (default %(default)s)")
+    rep.add_argument("--duration", type=_seconds, default=FAMILY_DURATION_S,
+                     help="the longest each program runs; it stops once its verdict is certain (default %(default)s)")
     rep.add_argument("--interval", type=_seconds, default=Limits.interval_s,
                      help="seconds between samples (default %(default)s)")
     rep.add_argument("--warmup", type=_seconds_or_zero, default=Limits.warmup_s,

@@ -161,7 +161,8 @@ def _fit(x: np.ndarray, y: np.ndarray, alpha: float, resolution: float) -> _Fit 
     n = len(x)
     if n < MIN_POINTS or np.ptp(x) <= 0:
         return None
-    slope = float(stats.theilslopes(y, x)[0])
+    dx, dy = x[:, None] - x, y[:, None] - y  # Theil-Sen: the median of the slopes between all pairs
+    slope = float(np.median(dy[dx > 0] / dx[dx > 0]))
     resid = y - slope * x
     resid = resid - np.median(resid)
     spread = 1.4826 * float(np.median(np.abs(resid))) if n >= ROBUST_FROM else \
