@@ -33,8 +33,9 @@ certain:
 
 Looking many times inflates false alarms. The error rate :data:`ALPHA` of each kind is spent as in a
 group-sequential design: half on the last look, at the maximum duration, and half shared evenly by the
-``K - 1`` looks planned before it. By the union bound (a Bonferroni boundary), the chance of any wrong
-call over the whole run stays below ``ALPHA``, however many times the run was looked at. Judging ``n``
+``K - 1`` looks planned before it; within a look, shared by the :data:`TESTS` tests made on each signal
+judged. By the union bound (a Bonferroni boundary), the chance of any wrong call over the whole run
+stays below ``ALPHA``, however many times the run was looked at and however many signals it has. Judging ``n``
 samples costs O(n) time and memory.
 """
 
@@ -57,6 +58,8 @@ ALPHA = 0.01
 #: The window is judged on at most this many block floors, and on no fewer than MIN_POINTS.
 BLOCKS = 24
 MIN_POINTS = 3
+#: The tests one look makes on one signal: the whole window, its recent half, and per unit of work.
+TESTS = 3
 #: Looks happen every LOOK_STEP_S of program time, or every LOOK_GROWTH of the window if that is longer.
 LOOK_STEP_S = 0.25
 LOOK_GROWTH = 0.05
@@ -75,7 +78,7 @@ class SignalVerdict:
     start: float  # the floor at the start and the end of the window
     end: float
     reason: str
-    rate_low: float = math.nan  # confidence interval of the rate over the recent half of the window
+    rate_low: float = math.nan  # confidence bounds of the rate the verdict rests on
     rate_high: float = math.nan
     per_work: float | None = None  # units kept per unit of work, where the program counts its work
     decided: bool = False  # certain (an early stop may rest on it), not only the best word at the end
@@ -340,8 +343,10 @@ class Sequential:
         self.names, self.warmup_s, self.work = list(names), warmup_s, work
         self.looks = look_times(window_s)
         # Half the error rate for the last look, where a noisy curve needs it; the rest shared by the others.
-        self.alpha = ALPHA / 2 / max(1, len(self.looks) - 1)
-        self.alpha_last = ALPHA / 2
+        # Each look makes up to TESTS tests per signal, and any may make the call: each gets its share.
+        shares = TESTS * len(self.names)
+        self.alpha = ALPHA / 2 / max(1, len(self.looks) - 1) / shares
+        self.alpha_last = ALPHA / 2 / shares
         self.settle_s = settle_s if settle_s is not None else settle_for(window_s)
         self._next = 0
 
