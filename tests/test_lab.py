@@ -39,3 +39,17 @@ def test_a_run_folder_carries_its_provenance(results):
     assert meta["cgo_enabled"] == "1"
     assert {"godebug", "goexperiment", "parameters", "build_settings"} <= meta.keys()
     assert meta["parameters"]["duration_s"] == LIMITS.duration_s
+
+
+def test_the_work_rate_under_load_counts_from_the_first_answer():
+    import numpy as np
+
+    from leaklab.lab import _work_rate
+    from leaklab.probe import Samples
+    t = np.array([0.0, 0.5, 1.0, 1.5, 2.0, 2.5])
+    answered = np.array([0, 0, 0, 100, 200, 300.0])  # the server answered from t = 1.0 on, 200 a second
+    samples = Samples(columns={"t": t, "load.answered": answered}, start={}, ended=True)
+    assert _work_rate(samples, "load.answered") == 200
+    assert _work_rate(Samples(columns={"t": t, "load.answered": np.zeros(6)}, start={}, ended=True),
+                      "load.answered") is None
+    assert _work_rate(samples, "requests") is None

@@ -175,3 +175,23 @@ def test_sampling_faster_than_the_bound_or_nan_is_refused():
         check_limits(Limits(interval_s=1e-9))
     with pytest.raises(BadParameter, match="finite"):
         check_limits(Limits(warmup_s=float("nan")))
+
+
+@pytest.mark.slow
+def test_a_program_gets_its_arguments_folder_and_environment_and_a_closed_stdin(go, tmp_path):
+    from leaklab.build import build
+    from leaklab.run import execute
+    binary = build(FIXTURES / "says_how_it_runs", tmp_path / "bin", go)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    started = []
+    before = time.monotonic()
+    outcome = execute(binary, tmp_path / "run", dataclasses.replace(QUICK, duration_s=1, warmup_s=0.5),
+                      env={"LEAKLAB_TEST_SAYS": "hello"}, args=["-config", "a b.json", "{port}"],
+                      cwd=tmp_path / "elsewhere", on_start=started.append)
+    assert outcome.returncode == 0 and len(started) == 1 and before <= started[0] <= before + 1
+    said = (tmp_path / "run" / "stdout.txt").read_text()
+    assert 'args=["-config" "a b.json" "{port}"]' in said  # execute passes them as they are
+    assert f"cwd={tmp_path / 'elsewhere'}" in said and "env=hello" in said
+    assert "stdin=0 bytes, <nil>" in said  # at its end at once: nothing to read, nothing to wait for
+    assert (tmp_path / "run" / "samples.jsonl").is_file(), "the probe still writes into the run folder"

@@ -327,13 +327,16 @@ class _Watch:
                 self.latest = self.seq.look(samples)
                 if self.latest.decided and self.sequential:
                     self.decision = self.latest
-        if self.load is not None and (self.decision or self.problem):
-            self.load.stop()  # the last profiles are taken without load, and no request fails as the program ends
+        done = self.decision is not None or self.problem is not None
+        if self.load is not None and done:
+            # The load ends first, so no request fails as the program ends, and the last profiles are taken without it.
+            self.load.stop()
+            done = self.load.ended()
         if progress:
             progress(label, elapsed, rss)
         if live:
             live(self.view(label, elapsed, rss))
-        return self.decision is not None or self.problem is not None
+        return done
 
     def _load_tick(self, elapsed: float) -> None:
         load = self.load

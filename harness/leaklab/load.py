@@ -42,8 +42,8 @@ from .paths import resource
 from .probe import Samples
 from .toolchain import GoToolchain
 
-__all__ = ["ANSWERED", "CACHE", "DEFAULT_RATE", "PORT", "Load", "LoadRun", "check_url", "driver", "fill_port",
-           "free_port", "ready_timeout"]
+__all__ = ["ANSWERED", "CACHE", "DEFAULT_RATE", "PORT", "Load", "LoadRun", "check_url", "describe", "driver",
+           "fill_port", "free_port", "ready_timeout"]
 
 #: The column of answered requests merged into a run's samples: the work a loaded run is judged on.
 ANSWERED = "load.answered"
@@ -191,7 +191,7 @@ class LoadRun:
         self._counts: list[tuple[float, float, float]] = []
         self._offset = 0
         self._rest = b""
-        self._stopped = False
+        self._stopped: float | None = None
 
     def start(self, origin: float) -> None:
         """Start the driver; it asks the URLs until they answer, then sends the load."""
@@ -206,14 +206,20 @@ class LoadRun:
 
     def stop(self) -> None:
         """Ask the driver to end its attack (it writes its last record and exits)."""
-        if self.popen is None or self._stopped:
+        if self.popen is None or self._stopped is not None:
             return
-        self._stopped = True
+        self._stopped = time.monotonic()
         try:
             self.popen.stdin.write(b"stop\n")
             self.popen.stdin.close()
         except OSError:
             pass  # it has ended already
+
+    def ended(self, within: float = 1.0) -> bool:
+        """Whether the driver, asked to stop, has ended (or had ``within`` seconds to, and is past waiting for)."""
+        if self.popen is None or self.popen.poll() is not None:
+            return True
+        return self._stopped is not None and time.monotonic() - self._stopped > within
 
     def close(self, within: float = 5.0) -> None:
         """Stop the driver and wait for its last record; past ``within`` seconds its group is killed."""
@@ -287,13 +293,13 @@ class LoadRun:
         """Why the run cannot go on, ``elapsed`` seconds after the program started, or None."""
         urls = ", ".join(self.load.urls)
         if self.ready_t is None:
-            if self.popen is not None and self.popen.poll() is not None and not self._stopped:
+            if self.popen is not None and self.popen.poll() is not None and self._stopped is None:
                 return f"the load driver ended before the program answered: {self._driver_words()}"
             if elapsed > timeout_s:
                 return (f"the program never answered {urls} in the {timeout_s:g} s the lab waited: is it "
                         f"listening on that address and port (its arguments and --env), and serving HTTP?")
             return None
-        if self.popen is not None and self.popen.poll() is not None and not self._stopped:
+        if self.popen is not None and self.popen.poll() is not None and self._stopped is None:
             return f"the load driver ended on its own: {self._driver_words()}"
         sent, answered, failed = self.counts
         if answered == 0 and failed > 0 and elapsed - self.ready_t > ALL_FAILING_S:
@@ -331,13 +337,3 @@ def describe(summary: Mapping) -> str:
     return (f"load: {summary['rate']} req/s asked of {', '.join(summary['urls'])}; sent {summary['sent']:,}, "
             f"answered {summary['answered']:,}" + (f" ({per_s:,.1f}/s)" if per_s else "")
             + f", failed {summary['failed']:,}" + (f"; latency {latency}" if latency else ""))
-
-
-def wait_until(predicate, timeout_s: float, step_s: float = 0.02) -> bool:
-    """Poll ``predicate`` until it holds or ``timeout_s`` passes; whether it held."""
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(step_s)
-    return True
