@@ -459,9 +459,9 @@ def _execute_in_workers(jobs_to_run: Sequence[tuple[Path, Path]], parameters: Ma
             while running or (waiting and not failures):
                 while waiting and not failures and len(running) < jobs:
                     running.append(_Worker(*waiting.pop(0), parameters, timeout))
-                    if progress:
-                        progress(" and ".join(w.notebook.name for w in running))
-                for worker in _wait_any(running, timeout=1.0):
+                if progress:
+                    progress(" and ".join(w.notebook.name for w in running))
+                for worker in _wait_any(running, timeout=3600):
                     running.remove(worker)
                     error = worker.result()
                     worker.close()

@@ -83,20 +83,22 @@ def _tree(root: psutil.Process) -> list[psutil.Process]:
         return []
 
 
-def kill_tree(pid: int, *, also: Iterable[psutil.Process] = (), within: float = 5.0) -> list[psutil.Process]:
+def kill_tree(pid: int, *, also: Iterable[psutil.Process] = (), within: float = 5.0,
+              keep_root: bool = False) -> list[psutil.Process]:
     """SIGKILL process ``pid``, its descendants and ``also``; return those still running after ``within`` s.
 
     Each is stopped (SIGSTOP) before anything is killed, and the tree is walked again until no new
-    process shows up: a process cannot fork a replacement while it waits to be killed.
+    process shows up: a process cannot fork a replacement while it waits to be killed. With
+    ``keep_root``, ``pid`` itself (say, the caller) is spared and only its descendants are killed.
     """
     try:
-        root = [psutil.Process(pid)]
+        root = psutil.Process(pid)
     except psutil.NoSuchProcess:
-        root = []
+        root = None
     frozen: dict[int, psutil.Process] = {}
     for _ in range(20):
-        found = [p for r in root for p in _tree(r)] + list(also)
-        new = [p for p in found if p.pid not in frozen]
+        found = (_tree(root) if root else []) + list(also)
+        new = [p for p in found if p.pid not in frozen and not (keep_root and p.pid == pid)]
         if not new:
             break
         for p in new:
