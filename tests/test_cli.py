@@ -106,6 +106,7 @@ ADDR = ["--", "-addr", "127.0.0.1:{port}"]
     (["--rate", "100", *ADDR], "--rate is the pace of --load"),
     (["--load", "http://127.0.0.1:8080/", "--rate", "0"], "--rate must be a whole number"),
     (["--cwd", "/nonexistent", *ADDR], "--cwd must be a folder; /nonexistent is not one"),
+    (["--test", "TestX", "--load", "http://127.0.0.1:8080/"], "--test and --load do not go together"),
 ])
 def test_bad_program_options_are_explained_before_anything_runs(leaklab, tmp_path, argv, message):
     status, out, err = leaklab("run", "--program", SERVICE, "--out", tmp_path, *argv)
@@ -117,6 +118,7 @@ def test_bad_program_options_are_explained_before_anything_runs(leaklab, tmp_pat
 @pytest.mark.parametrize("argv, message", [
     (["run", "syncmap", "--load", "http://127.0.0.1:8080/"], "--load: only for --program DIR"),
     (["run", "syncmap", "--", "-v"], "arguments after --: only for --program DIR"),
+    (["run", "syncmap", "--test", "TestX"], "--test: only for --program DIR"),
     (["list", "--", "-v"], "arguments after -- are for `leaklab run --program DIR`"),
 ])
 def test_program_options_are_refused_elsewhere(leaklab, argv, message):

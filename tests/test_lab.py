@@ -53,3 +53,14 @@ def test_the_work_rate_under_load_counts_from_the_first_answer():
     assert _work_rate(Samples(columns={"t": t, "load.answered": np.zeros(6)}, start={}, ended=True),
                       "load.answered") is None
     assert _work_rate(samples, "requests") is None
+
+
+def test_the_work_rate_skips_samples_taken_before_the_counter_existed():
+    import numpy as np
+
+    from leaklab.lab import _work_rate
+    from leaklab.probe import Samples
+    t = np.array([0.0, 1.0, 2.0, 3.0])
+    samples = Samples(columns={"t": t, "expvar.leaklab_iterations": np.array([np.nan, 10, 30, 50])}, start={},
+                      ended=True)
+    assert _work_rate(samples, "leaklab_iterations") == 20

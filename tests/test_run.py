@@ -195,3 +195,42 @@ def test_a_program_gets_its_arguments_folder_and_environment_and_a_closed_stdin(
     assert f"cwd={tmp_path / 'elsewhere'}" in said and "env=hello" in said
     assert "stdin=0 bytes, <nil>" in said  # at its end at once: nothing to read, nothing to wait for
     assert (tmp_path / "run" / "samples.jsonl").is_file(), "the probe still writes into the run folder"
+
+
+def _loaded_cli(tmp_path, tagged):
+    """leaklab measuring the example service under load, in a process of its own, once the load has begun."""
+    service = FIXTURES.parent.parent / "go-cases" / "06-service" / "leaky"
+    cli = subprocess.Popen([sys.executable, "-m", "leaklab.cli", "run", "--program", str(service), "--duration", "60",
+                            "--fixed-window", "--out", str(tmp_path), "--load", "http://127.0.0.1:{port}/items", "--",
+                            "-addr", "127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                           env=tagged.env, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not any('"counts"' in p.read_text() for p in tmp_path.glob("*/.*partial*/load.jsonl")):
+        assert time.monotonic() < deadline and cli.poll() is None, "the load never began"
+        time.sleep(0.05)
+    names = {p.name() for p in tagged.processes()}
+    assert any(n.startswith("leaklab-load") for n in names) and "binary" in names, names
+    return cli
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_during_a_loaded_run_stops_the_program_and_the_load(tmp_path, tagged, signum):
+    cli = _loaded_cli(tmp_path, tagged)
+    try:
+        cli.send_signal(signum)
+        _, err = cli.communicate(timeout=30)
+    finally:
+        cli.kill()
+        cli.communicate()
+    assert cli.returncode == 128 + signum, err
+    assert (tmp_path / "program-leaky" / "program.failed" / "load.jsonl").is_file()
+    assert not tagged.left_behind(within=5)
+
+
+@pytest.mark.slow
+def test_the_load_ends_within_two_seconds_when_leaklab_is_killed_outright(tmp_path, tagged):
+    cli = _loaded_cli(tmp_path, tagged)
+    cli.kill()  # SIGKILL: the driver sees its stdin end, the probe its control pipe
+    cli.communicate()
+    assert not tagged.left_behind(within=2), "the program or the load driver outlived leaklab by more than 2 s"

@@ -104,6 +104,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="send GET requests to this loopback URL while measuring (repeatable; they take turns); "
                      "the warm-up starts when it first answers, and answered requests are the program's work")
     run.add_argument("--rate", type=int, metavar="N", help="requests per second with --load (default 200)")
+    run.add_argument("--test", metavar="PATTERN", help="with --program: run the package's tests and benchmarks "
+                     "whose names match PATTERN (a Go regexp) in a loop, and judge what each round keeps")
     run.add_argument("--expect", choices=("flat", "leak"), help="exit 1 unless every verdict is this one "
                      "(a CI gate: 0 when it matches, 1 when it differs, 2 on errors)")
     _add_run_options(run, f"{FAMILY_DURATION_S:g} s for a family, {PROGRAM_DURATION_S:g} s for --program")
@@ -201,7 +203,8 @@ def _program_options(args: argparse.Namespace) -> dict:
     from .load import DEFAULT_RATE, Load
 
     given = [name for name, value in (("--cwd", args.cwd), ("--env", args.env), ("--load", args.load),
-                                      ("--rate", args.rate), ("arguments after --", args.program_args)) if value]
+                                      ("--rate", args.rate), ("--test", args.test),
+                                      ("arguments after --", args.program_args)) if value]
     if not args.program:
         if given:
             raise LeakLabError(f"{', '.join(given)}: only for --program DIR (a family runs as it is)")
@@ -209,7 +212,7 @@ def _program_options(args: argparse.Namespace) -> dict:
     if args.rate is not None and not args.load:
         raise LeakLabError("--rate is the pace of --load: give --load URL too")
     load = Load(tuple(args.load), args.rate if args.rate is not None else DEFAULT_RATE) if args.load else None
-    return dict(args=args.program_args, program_env=dict(args.env), cwd=args.cwd, load=load)
+    return dict(args=args.program_args, program_env=dict(args.env), cwd=args.cwd, load=load, test=args.test)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

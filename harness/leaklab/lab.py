@@ -29,6 +29,7 @@ from .build import build
 from .cases import Family, get_family
 from .load import ANSWERED, Load, LoadRun, fill_port, ready_timeout
 from .load import driver as load_driver
+from .testloop import ITERATIONS, build_test, run_arguments
 from .profiles import diagnosis_fields, leak_profile_env
 from .probe import Samples, SampleStream
 from .run import DEFAULT_OUT, Limits, Outcome, execute
@@ -151,8 +152,10 @@ def _provenance(go: GoToolchain, binary: Path, package: Path, limits: Limits, en
 
 def _failure(outcome: Outcome, run_dir: Path, samples: int, limits: Limits, ended: bool = True,
              last_t: float = 0.0, watch: _Watch | None = None) -> str | None:
-    stderr = (run_dir / "stderr.txt").read_text(errors="replace").strip()
-    tail = "\n".join(stderr.splitlines()[-15:])
+    # Its last words: what it wrote on stderr, else on stdout (where a test binary reports a failure).
+    said = (run_dir / "stderr.txt").read_text(errors="replace").strip() or \
+        (run_dir / "stdout.txt").read_text(errors="replace").strip()
+    tail = "\n".join(said.splitlines()[-15:])
     if outcome.interrupted:
         return None
     if outcome.timed_out:
@@ -209,7 +212,7 @@ def measure(package: Path, family: str, variant: str, *, limits: Limits = Limits
             profiles: bool = False, progress: Progress | None = None, live: Live | None = None,
             expected: str | None = None,
             work: str = "", go_directive: str | None = None, args: Sequence[str] = (), cwd: Path | None = None,
-            program_env: dict[str, str] | None = None, load: Load | None = None) -> Result:
+            program_env: dict[str, str] | None = None, load: Load | None = None, test: str | None = None) -> Result:
     """Build, run and judge the main package in ``package``.
 
     ``signal`` is the curve the verdict reads; ``None`` judges every signal a program can leak through
@@ -222,8 +225,16 @@ def measure(package: Path, family: str, variant: str, *, limits: Limits = Limits
     first answers, and answered requests are its work. Raises :class:`ProgramFailed` (samples kept)
     when the program crashes, hangs, never samples, never answers or exits under load; re-raises
     ``KeyboardInterrupt`` after saving what was gathered.
+
+    With ``test`` (a pattern), the package's tests and benchmarks that match it run in a loop
+    (:mod:`leaklab.testloop`), and its rounds are the work.
     """
     check_limits(limits)
+    if test is not None and load is not None:
+        raise BadParameter("--test and --load do not go together: a test loop is its own load")
+    if test is not None:
+        loop_args, loop_env = run_arguments(test)
+        args, program_env, work = [*loop_args, *args], {**(program_env or {}), **loop_env}, ITERATIONS
     args, program_env, urls, port = fill_port(args, program_env or {}, load.urls if load else ())
     if load:
         load = dataclasses.replace(load, urls=tuple(urls))
@@ -240,13 +251,15 @@ def measure(package: Path, family: str, variant: str, *, limits: Limits = Limits
         build_env = {k: v for k, v in env.items() if k != "GODEBUG"}
         if profiles:  # Go 1.26 has the goroutine leak profile only as an experiment chosen at build time
             build_env.update(leak_profile_env(go, build_env.get("GOEXPERIMENT")))
-        binary = build(package, run_dir / "binary", go, env=build_env, go_directive=go_directive)
+        binary = (build_test(package, run_dir / "binary", go, env=build_env) if test is not None else
+                  build(package, run_dir / "binary", go, env=build_env, go_directive=go_directive))
         loading = LoadRun(load_driver(go), load, run_dir / "load.jsonl") if load else None
         if profiles:
             env = {**env, "LEAKLAB_PROFILE_DIR": str(run_dir.resolve())}
         meta = {**_provenance(go, binary, package, limits, env), "go_directive": go_directive or "",
                 "program": {"args": list(args), "cwd": str(Path(cwd or run_dir).resolve()),
-                            "env": sorted(program_env), "port": port, "load": load.as_dict() if load else None}}
+                            "env": sorted(program_env), "port": port, "load": load.as_dict() if load else None,
+                            "test": test}}
         names = [signal] if signal else PROGRAM_SIGNALS
         watch = _Watch(run_dir / "samples.jsonl", names, limits, work, loading)
         label = f"{family}/{variant}"
@@ -389,14 +402,17 @@ def _work_rate(samples: Samples, work: str) -> float | None:
     column = work if work == ANSWERED else f"expvar.{work}"
     if not work or column not in samples.columns or len(samples) < 2:
         return None
-    done = samples[column]
+    seen = np.isfinite(samples[column])  # a counter of a package initialised after the probe's first sample
+    done, t = samples[column][seen], samples.t[seen]
     if work == ANSWERED:  # from the first answer on: before it, the server was starting
         began = np.flatnonzero(done > 0)
         if len(began) < 2:
             return None
         i = max(began[0] - 1, 0)
-        return float((done[-1] - done[i]) / (samples.t[-1] - samples.t[i]))
-    return float((done[-1] - done[0]) / (samples.t[-1] - samples.t[0]))
+        done, t = done[i:], t[i:]
+    if len(done) < 2:
+        return None
+    return float((done[-1] - done[0]) / (t[-1] - t[0]))
 
 
 def run_family(family: str | Family, variant: str = "both", **kwargs) -> list[Result]:
