@@ -111,7 +111,8 @@ def test_leaklab_report_renders_prints_the_verdicts_and_the_path_last(executed_l
     assert (kw["duration"], kw["interval"], kw["warmup"], kw["timeout"]) == (3.0, 0.05, 1.0, 300.0)
     assert sorted(p.name for p in (tmp_path / "site").glob("*.html")) == sorted(PAGES)
     assert text.rstrip().splitlines()[-1] == f"report: {(tmp_path / 'site' / 'index.html').resolve()}"
-    assert all(f"{f.name} " in text for f in families()) and "differs from expect.toml" not in err
+    assert all(f"{f.name}/{v} " in text for f in families() for v in ("leaky", "fixed")), text
+    assert "differs from expect.toml" not in err
 
 
 def test_leaklab_report_with_a_duration_no_longer_than_the_warmup_fails_at_once(leaklab, monkeypatch, tmp_path):
