@@ -125,12 +125,22 @@ def _tiny_notebook(path, source):
     return path
 
 
+_UNTIL_BROKEN = """
+import os, time
+flag, deadline = os.path.join(os.path.dirname(out), "failing"), time.monotonic() + 60
+while not os.path.exists(flag) and time.monotonic() < deadline:
+    time.sleep(0.02)
+"""
+
+
 @pytest.mark.slow
 def test_a_notebook_that_raises_fails_with_the_cells_output_while_the_others_finish(tmp_path):
     folder = tmp_path / "notebooks"
     folder.mkdir()
-    _tiny_notebook(folder / "01-fine.ipynb", "import time\ntime.sleep(2)\nprint('finished')")
-    _tiny_notebook(folder / "02-broken.ipynb", "print('half-way there')\nraise ValueError('deliberately broken')")
+    # 01-fine finishes only once 02-broken is failing: it provably runs on after the failure
+    _tiny_notebook(folder / "01-fine.ipynb", _UNTIL_BROKEN + "print('finished' if os.path.exists(flag) else 'alone')")
+    _tiny_notebook(folder / "02-broken.ipynb", "import os\nopen(os.path.join(os.path.dirname(out), 'failing'), 'w')"
+                   ".close()\nprint('half-way there')\nraise ValueError('deliberately broken')")
     _tiny_notebook(folder / "00-overview.ipynb", "print('must not run after a failure')")
     with pytest.raises(notebooks.NotebookFailed) as failure:
         notebooks.execute_all(tmp_path / "runs", tmp_path / "out", folder=folder, jobs=2, timeout=60)
@@ -150,12 +160,21 @@ execute(Path(sys.argv[1]), Path(sys.argv[2]), {"out": sys.argv[3]}, timeout=60)
 """
 
 
+_BOTH_RUNNING = """
+import os, time
+open(os.path.join("..", out + ".running"), "w").close()
+other, deadline = os.path.join("..", {"run0": "run1", "run1": "run0"}[out] + ".running"), time.monotonic() + 60
+while not os.path.exists(other) and time.monotonic() < deadline:
+    time.sleep(0.02)
+"""
+
+
 @pytest.mark.slow
 def test_two_executions_at_once_both_succeed_and_leave_no_sockets_beside_the_notebook(tmp_path):
     folder = tmp_path / "notebooks"
     folder.mkdir()
-    # the kernel runs in the notebook's folder; while both run, it lists what is there
-    nb = _tiny_notebook(folder / "slow.ipynb", "import time, os\ntime.sleep(2)\nprint(out, sorted(os.listdir()))")
+    # the kernel runs in the notebook's folder; once both run (each waits for the other), it lists what is there
+    nb = _tiny_notebook(folder / "slow.ipynb", _BOTH_RUNNING + "print(out, sorted(os.listdir()), os.path.exists(other))")
     runs = [subprocess.Popen([sys.executable, "-c", _AT_ONCE, str(nb), str(tmp_path / f"out{i}.ipynb"), f"run{i}"],
                              cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             for i in range(2)]
@@ -163,7 +182,7 @@ def test_two_executions_at_once_both_succeed_and_leave_no_sockets_beside_the_not
         output = proc.communicate(timeout=120)[0]
         assert proc.returncode == 0, output
         executed = nbformat.read(str(tmp_path / f"out{i}.ipynb"), as_version=4)
-        assert executed.cells[-1].outputs[0]["text"].strip() == f"run{i} ['slow.ipynb']"
+        assert executed.cells[-1].outputs[0]["text"].strip() == f"run{i} ['slow.ipynb'] True"
     assert sorted(p.name for p in folder.iterdir()) == ["slow.ipynb"]
 
 
