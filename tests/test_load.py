@@ -95,7 +95,7 @@ def test_the_counts_are_merged_into_the_samples_in_the_programs_clock(tmp_path):
     assert list(merged["load.sent"]) == [0.0, 100.0, 200.0, 300.0, 300.0]
     assert merged["expvar.load.answered"] is merged[ANSWERED]  # the name the verdict reads work by
     assert "heap_bytes" in merged.columns
-    summary = run.summary(2.0)
+    summary = run.summary()
     assert (summary["sent"], summary["answered"], summary["failed"]) == (300, 290, 2)
     assert summary["answered_per_s"] == pytest.approx(290 / 1.5, abs=0.1) and summary["ready_after_s"] == 0.5
     assert "sent 300, answered 290 (193.3/s), failed 2" in describe(summary)
@@ -179,7 +179,7 @@ def test_the_driver_waits_for_the_server_then_keeps_its_rate_and_stops_when_aske
     assert run.popen.returncode == 0 and run.end is not None
     sent, answered, failed = run.counts
     assert sent == answered + failed and abs(answered - failed) <= 1, "the two URLs take turns; /missing is a 404"
-    rate = run.summary(run._t[-1])
+    rate = run.summary()
     assert rate["status_codes"] == {"200": answered, "404": failed} and "404 Not Found" in rate["errors"]
     elapsed = run._t[-1] - run.ready_t
     assert 0.8 * 100 * elapsed <= sent <= 1.2 * 100 * elapsed + 5

@@ -282,15 +282,17 @@ def measure(package: Path, family: str, variant: str, *, limits: Limits = Limits
         judged = watch.decision or watch.judge(samples, final=True)
         seen = {**judge_samples(samples, watch.warmup_s, work=work or None, now=judged.t), **judged.signals}
         chosen = _capped(explain(judged.overall, seen), outcome, limits)
+        loaded = loading.summary() if loading else None
         result = Result(family=family, variant=variant, verdict=chosen.verdict, signal=chosen.signal,
                         rate_per_s=chosen.rate_per_s, unit=chosen.unit, reason=chosen.reason,
                         duration_s=round(float(samples.t[-1]) if len(samples) else 0.0, 3), samples=len(samples),
                         go_version=go.version, capped=outcome.capped, run_dir=str(final.resolve()),
                         decided_after_s=round(judged.t, 3) if watch.decision else None,
                         stopped="memory cap" if outcome.capped else "decided" if watch.decision else "max duration",
-                        expected=expected, work_rate_per_s=_work_rate(samples, work),
+                        expected=expected,
+                        work_rate_per_s=loaded["answered_per_s"] if loaded else _work_rate(samples, work),
                         signals={n: v.as_dict() for n, v in seen.items()},
-                        load=loading.summary(float(samples.t[-1]) if len(samples) else 0.0) if loading else None,
+                        load=loaded,
                         **(diagnosis_fields(run_dir, go.goroot) if profiles else {}))
         (run_dir / "result.json").write_text(json.dumps(result.as_dict(), indent=2, allow_nan=False))
     except BaseException:

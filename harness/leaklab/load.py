@@ -312,17 +312,16 @@ class LoadRun:
         words = self.path.with_name("load-stderr.txt")
         return (words.read_text(errors="replace").strip()[-500:] if words.is_file() else "") or "no message"
 
-    def summary(self, end_t: float) -> dict:
-        """What the load did, for the run's result; ``end_t`` is the program's last sample time."""
+    def summary(self) -> dict:
+        """What the load did, for the run's result (answered per second from the first answer to its last count)."""
         sent, answered, failed = self.counts
         end = self.end or {}
-        span = end_t - self.ready_t if self.ready_t is not None else 0.0
+        span = self._t[-1] - self.ready_t if self.ready_t is not None and self._t else 0.0
         return {
             "urls": list(self.load.urls), "rate": self.load.rate,
             "ready_after_s": round(self.ready_t, 3) if self.ready_t is not None else None,
             "sent": sent, "answered": answered, "failed": failed,
-            "answered_per_s": round(float(np.interp(end_t, self._t, [c[1] for c in self._counts])) / span, 1)
-            if span > 0 and self._counts else None,
+            "answered_per_s": round(answered / span, 1) if span > 0 else None,
             "latency_ms": {k: round(v, 3) for k, v in (end.get("latency_ms") or {}).items()} or None,
             "status_codes": end.get("status_codes") or {},
             "errors": end.get("errors") or {},
