@@ -235,3 +235,11 @@ def test_the_leaky_service_without_load_is_flat(leaklab, tmp_path):
     assert status == 0, err
     assert r["verdict"] == SPEC["variants"]["leaky"]["idle"] == "flat", r["reason"]
     assert r["load"] is None and r["work_rate_per_s"] == 0  # its own expvar counter: nothing asked
+
+
+def test_the_message_names_only_the_urls_that_never_answered(tmp_path):
+    run = LoadRun(tmp_path / "driver", Load(("http://127.0.0.1:8080/a", "http://[::1]:8080/b")), tmp_path / "load.jsonl")
+    _report(run.path, 0.0, [{"t": 0.1, "type": "answered", "url": "http://127.0.0.1:8080/a", "status": 200}])
+    run.poll()
+    problem = run.problem(3.0, timeout_s=2.5)
+    assert "never answered http://[::1]:8080/b in" in problem and "/a" not in problem

@@ -163,7 +163,11 @@ def driver(go: GoToolchain, cache: Path | None = None) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     partial = binary.with_name(f".{binary.name}.{os.getpid()}.partial")
     env = {"CGO_ENABLED": "0", "GOFLAGS": "-mod=readonly -buildvcs=false", "GOWORK": "off"}
-    proc = go.run("build", "-trimpath", "-o", str(partial), ".", cwd=resource("loaddriver"), env=env, timeout=600)
+    try:
+        proc = go.run("build", "-trimpath", "-o", str(partial), ".", cwd=resource("loaddriver"), env=env, timeout=600)
+    except BaseException:  # interrupted, or too slow: nothing half-built is left in the cache
+        partial.unlink(missing_ok=True)
+        raise
     if proc.returncode != 0:
         partial.unlink(missing_ok=True)
         raise BuildFailed(f"could not build the load driver (vegeta, fetched once from the Go module proxy and "
@@ -260,9 +264,11 @@ class LoadRun:
             return
         t = float(rec["mono"]) - self.origin
         kind = rec.get("type")
+        if kind == "answered" and isinstance(rec.get("url"), str):
+            self.first_status[rec["url"]] = rec.get("status")
         if kind == "ready":
             self.ready_t = t
-            self.first_status = rec.get("status") or {}
+            self.first_status = rec.get("status") or self.first_status
         elif kind in ("counts", "end") and all(isinstance(rec.get(k), int) for k in ("sent", "answered", "failed")):
             self._t.append(t)
             self._counts.append((rec["sent"], rec["answered"], rec["failed"]))
@@ -293,10 +299,11 @@ class LoadRun:
         """Why the run cannot go on, ``elapsed`` seconds after the program started, or None."""
         urls = ", ".join(self.load.urls)
         if self.ready_t is None:
+            silent = ", ".join(u for u in self.load.urls if u not in self.first_status)
             if self.popen is not None and self.popen.poll() is not None and self._stopped is None:
                 return f"the load driver ended before the program answered: {self._driver_words()}"
             if elapsed > timeout_s:
-                return (f"the program never answered {urls} in the {timeout_s:g} s the lab waited: is it "
+                return (f"the program never answered {silent or urls} in the {timeout_s:g} s the lab waited: is it "
                         f"listening on that address and port (its arguments and --env), and serving HTTP?")
             return None
         if self.popen is not None and self.popen.poll() is not None and self._stopped is None:

@@ -83,8 +83,8 @@ func client(timeout time.Duration) *http.Client {
 }
 
 // ready asks each target until it answers, or stop closes; it returns the
-// status each target first answered with.
-func ready(targets []string, stop <-chan struct{}) (map[string]int, bool) {
+// status each target first answered with, and writes each first answer.
+func ready(o *out, targets []string, stop <-chan struct{}) (map[string]int, bool) {
 	c := client(time.Second)
 	seen := map[string]int{}
 	for len(seen) < len(targets) {
@@ -96,6 +96,7 @@ func ready(targets []string, stop <-chan struct{}) (map[string]int, bool) {
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 				seen[t] = resp.StatusCode
+				o.write(map[string]any{"type": "answered", "url": t, "status": resp.StatusCode})
 			}
 		}
 		select {
@@ -145,7 +146,7 @@ func main() {
 		close(stop)
 	}()
 
-	status, ok := ready(targets, stop)
+	status, ok := ready(o, targets, stop)
 	if !ok {
 		o.write(map[string]any{"type": "end", "ready": false, "answered_before": status})
 		return
