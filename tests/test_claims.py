@@ -266,3 +266,56 @@ def test_numbers_that_could_not_be_measured_are_saved_as_null_and_read_back(tmp_
     assert saved["numbers"]["cells"][0]["rate_per_s"] is None
     (back,) = load_findings(tmp_path / "claims.json")
     assert Cell.from_dict(back.numbers["cells"][0]).rate_per_s != Cell.from_dict(back.numbers["cells"][0]).rate_per_s
+
+
+# --- one column per Go version ------------------------------------------------------------------------------
+
+def _on(go_version, verdict="refuted", ok=True, measured="m"):
+    return Finding("defer-stop-panic", "timer", "claim", measured, verdict, ok, go_version, "2026-12-01", "h",
+                   expected="refuted")
+
+
+def test_the_table_has_a_verdict_column_per_go_version_and_one_row_per_claim():
+    md = claims_markdown([_on("go1.22.10"), _on("go1.27.3", "confirmed", False), _on("go1.26.8", measured="main")])
+    header, _, row = md.splitlines()
+    assert header.split(" | ")[2:6] == ["go1.22.10", "go1.26.8", "go1.27.3", "the lab measured"]
+    cells = row.split(" | ")
+    assert cells[2:5] == ["refuted", "refuted", "confirmed (NOT as the lab expects: refuted)"]
+    assert cells[5] == "main" and cells[6].startswith("go1.26.8")  # the last finding is the main one
+
+
+def test_saving_one_version_keeps_the_others_and_the_installed_go_comes_last(tmp_path, go):
+    write_claims([_on("go1.22.10", measured="old"), _on(go.version, measured="here")], tmp_path / "claims.json")
+    write_claims([_on("go1.27.3", measured="new")], tmp_path / "claims.json")
+    saved = load_findings(tmp_path / "claims.json")
+    assert [f.go_version for f in saved] == ["go1.22.10", "go1.27.3", go.version]
+    text = (tmp_path / "claims.md").read_text()
+    assert "| here |" in text and "## What each Go version measured" in text and "- go1.27.3: refuted: new" in text
+
+
+def test_an_older_go_measures_a_copy_of_the_cases_with_its_own_go_directive():
+    from leaklab.cases import cases_dir
+    from leaklab.claims import _cases_for
+    from leaklab.toolchain import GoToolchain
+
+    old = GoToolchain(go="go", version="go1.22.10", goroot="", goexperiment="")
+    with _cases_for(old) as copy:
+        assert copy != cases_dir() and "\ngo 1.22\n" in (copy / "go.mod").read_text()
+        assert (copy / "04-finalizer" / "leaky" / "main.go").is_file()
+    assert not copy.exists() and "\ngo 1.24\n" in (cases_dir() / "go.mod").read_text()
+    with _cases_for(GoToolchain(go="go", version="go1.27.3", goroot="", goexperiment="")) as same:
+        assert same == cases_dir()
+
+
+def test_the_families_section_lists_each_version_and_the_checks(tmp_path):
+    from leaklab.matrix import VersionRun
+    row = VersionRun(family="cgo", variant="leaky", go="1.26", go_version="go1.26.8", go_directive="1.26",
+                     status="measured", expected="leak", verdict="leak", signal="outside_go_bytes", rate_per_s=14e6)
+    families = {"date": "2026-12-01T12:00:00+00:00", "results": [row.as_dict()],
+                "checks": [{"check": "go build -asan", "family": "cgo", "variant": "leaky", "go_version": "go1.26.8",
+                            "available": True, "flagged": True, "found": "1,024 bytes leaked in 1 allocations"}]}
+    md = write_claims([_on("go1.26.8")], tmp_path / "claims.json", families=families).read_text()
+    assert "## The five families on each Go version" in md and "| cgo | leaky | leak +13.35 MiB/s |" in md
+    assert "| `go build -asan` | cgo/leaky | 1,024 bytes leaked in 1 allocations |" in md
+    again = write_claims([_on("go1.22.10")], tmp_path / "claims.json").read_text()  # kept when not given
+    assert "| cgo | leaky | leak +13.35 MiB/s |" in again

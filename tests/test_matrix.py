@@ -1,14 +1,18 @@
 """The version matrix: toolchains fetched and cached, the classic timer case judged per Go version,
-and a GODEBUG setting a toolchain has removed reported as unsupported."""
+a GODEBUG setting a toolchain has removed reported as unsupported, and every family's leaky and fixed
+variants judged on Go 1.22 and the installed Go ($LEAKLAB_TEST_GO: the releases besides the installed)."""
 
 import json
+import math
+import os
 
 import psutil
 import pytest
 
 from leaklab import toolchain
-from leaklab.cases import get_family
-from leaklab.matrix import Cell, load_matrix, matrix_png, run_matrix
+from leaklab.cases import families, get_family
+from leaklab.matrix import (Cell, VersionRun, _instead, _versions_mode, load_matrix, load_versions, matrix_png,
+                            run_matrix, run_versions, versions_png, versions_table)
 from leaklab.run import Limits
 from leaklab.stopping import wait_ended
 from leaklab.toolchain import fetch_go
@@ -149,3 +153,100 @@ def test_matrix_json_is_strict_a_cell_without_a_rate_is_null_and_read_back_as_na
     _, loaded = load_matrix(cells[0] / "matrix-timer-classic")
     back = next(c for c in loaded if c.status == "unsupported")
     assert back.rate_per_s != back.rate_per_s  # NaN again: "no rate" to the table and the plot
+
+
+# --- every family on several Go versions (`leaklab matrix all`) ------------------------------------------------
+
+#: The releases the family regression runs on besides the installed Go (`make test` adds 1.27).
+REGRESSION_GO = os.environ.get("LEAKLAB_TEST_GO", "1.22").split()
+
+
+def _releases(go):
+    return list(dict.fromkeys([*REGRESSION_GO, "%d.%d" % go.version_tuple]))
+
+
+@pytest.fixture(scope="module")
+def versions(tmp_path_factory, go):
+    out = tmp_path_factory.mktemp("versions")
+    return out, run_versions("all", _releases(go), limits=LIMITS, out=out)
+
+
+def _row(rows, family, variant, release):
+    found = [r for r in rows if (r.family, r.variant, r.go) == (family, variant, release)]
+    assert len(found) == 1, f"{family}/{variant} on {release}: {len(found)} rows"
+    return found[0]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)  # the fixture: 5 families x 2 variants per release, each run up to 6 s plus its build
+@pytest.mark.parametrize("family", [f.name for f in families()])
+@pytest.mark.parametrize("release", REGRESSION_GO + ["installed"])
+def test_leaky_leaks_and_fixed_is_flat_on_every_go(versions, family, release, go):
+    release = "%d.%d" % go.version_tuple if release == "installed" else release
+    leaky, fixed = _row(versions[1], family, "leaky", release), _row(versions[1], family, "fixed", release)
+    assert (leaky.status, leaky.verdict) == ("measured", "leak"), leaky.note
+    if fixed.status == "unsupported":  # AddCleanup before Go 1.24: the fix of that era runs instead
+        assert fixed.expected == "unsupported" and "undefined: runtime.AddCleanup" in fixed.note
+        era = next(r for r in versions[1] if r.go == release and r.instead_of == "fixed" and r.family == family)
+        assert (era.variant, era.verdict) == ("handle", "flat"), era.note
+    else:
+        assert fixed.verdict == "flat", fixed.note
+    assert leaky.go_directive == release and leaky.go_version.startswith(f"go{release}.")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_versions_json_is_strict_and_reads_back(versions, tmp_path):
+    def refuse(name):
+        raise ValueError(f"{name} is not JSON")
+    doc = json.loads((versions[0] / "matrix-all.json").read_text(), parse_constant=refuse)
+    assert {"family", "variant", "go_version", "verdict", "rate_per_s", "rates", "as_expected"} <= set(doc["results"][0])
+    _, back = load_versions(versions[0] / "matrix-all.json")
+    assert [(r.family, r.variant, r.go_version, r.verdict) for r in back] == \
+        [(r.family, r.variant, r.go_version, r.verdict) for r in versions[1]]
+    assert versions_png(back, "finalizer", tmp_path / "f.png").stat().st_size > 10_000
+
+
+def _vrow(**kw):
+    base = dict(family="finalizer", variant="leaky", go="1.22", go_version="go1.22.10", go_directive="1.22",
+                status="measured", expected="leak", verdict="leak", signal="heap_bytes", rate_per_s=14e6, unit="B")
+    return VersionRun(**{**base, **kw})
+
+
+def test_versions_table_has_a_column_per_go_and_names_the_era_fix():
+    rows = [_vrow(), _vrow(variant="fixed", status="unsupported", verdict="unsupported", expected="unsupported",
+                           rate_per_s=float("nan"), note="does not build with go1.22.10: ./main.go:42:10: undefined: "
+                           "runtime.AddCleanup"),
+            _vrow(variant="handle", verdict="flat", expected="flat", rate_per_s=0.0, instead_of="fixed"),
+            _vrow(go="1.26", go_version="go1.26.8", go_directive="1.26"),
+            _vrow(go="1.26", go_version="go1.26.8", go_directive="1.26", variant="fixed", verdict="leak",
+                  expected="flat")]
+    md = versions_table(rows)
+    assert md.splitlines()[0] == "| family | variant | go1.22.10 | go1.26.8 |"
+    fixed = next(line for line in md.splitlines() if "| fixed |" in line)
+    assert "unsupported (./main.go:42:10: undefined: runtime.AddCleanup); handle: flat" in fixed
+    assert "NOT as expected: flat" in fixed and len(md.splitlines()) == 4
+
+
+def test_a_version_run_is_strict_json_and_reads_back():
+    row = _vrow(rate_per_s=float("nan"))
+    doc = json.loads(json.dumps(row.as_dict(), allow_nan=False))
+    assert doc["rate_per_s"] is None and doc["as_expected"]
+    back = VersionRun.from_dict({k: v for k, v in doc.items() if k != "as_expected"})
+    assert math.isnan(back.rate_per_s) and back.verdict == "leak"
+
+
+def test_the_finalizer_fix_before_go_1_24_is_the_handle_variant():
+    fam = get_family("finalizer")
+    assert _instead(fam, "fixed", "go1.22.10") == "handle" and _instead(fam, "fixed", "go1.24.11") == ""
+    assert _instead(fam, "leaky", "go1.22.10") == ""
+    assert fam.expect["handle"].verdict == "flat" and (fam.package("handle") / "main.go").is_file()
+
+
+def test_matrix_all_or_a_family_without_a_variant_runs_the_families():
+    from types import SimpleNamespace as NS
+    assert _versions_mode(NS(family="all", variant="classic"))
+    assert _versions_mode(NS(family="syncmap", variant="classic"))  # the parser's old default
+    assert _versions_mode(NS(family="timer", variant=None))
+    assert not _versions_mode(NS(family="timer", variant="classic"))
+    assert not _versions_mode(NS(family="syncmap", variant="nope"))

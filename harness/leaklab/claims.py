@@ -9,18 +9,26 @@ table: ``confirmed`` (the measurement agrees with the claim), ``refuted`` (it co
 ``inconclusive`` (this measurement cannot tell). ``expected`` is the verdict the lab expects on this
 toolchain; a :class:`Finding` that differs is flagged in the table. :func:`claims_markdown` renders
 the findings as the claims table of docs/claims.md, the labs pages and the overview notebook.
+
+Each claim is measured on each Go release asked for (``run_claims(versions=...)``; default the
+installed Go): one finding per claim and toolchain, a column per Go version in the table. A toolchain
+older than go-cases' own go directive (``go 1.24``) measures a copy of go-cases whose go.mod names
+that toolchain's release, so the cases build as that Go would have built them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import json
 import os
+import re
 import resource
+import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from . import _json
@@ -33,11 +41,11 @@ from .lab import DEFAULT_OUT, measure
 from .matrix import Cell, matrix_png, run_matrix
 from .probe import SIGNALS, read_samples
 from .run import Limits, execute
-from .toolchain import GoToolchain, find_go, parse_version
+from .toolchain import GoToolchain, fetch_go, find_go, parse_version
 from .verdict import judge_samples
 
 __all__ = ["CLAIMS", "claims_json", "VERDICTS", "Claim", "ClaimCheckFailed", "ClaimsTable", "Finding",
-           "claims_markdown", "evaluate", "load_findings", "run_claims", "table", "write_claims"]
+           "claims_markdown", "evaluate", "load_findings", "run_claims", "table", "versions_markdown", "write_claims"]
 
 #: Where ``leaklab claims`` keeps the findings (the markdown table goes beside it as claims.md).
 def claims_json() -> Path:
@@ -415,32 +423,101 @@ def evaluate(claim: Claim, numbers: dict, go_version: str, date: str | None = No
 def run_claims(ids: Sequence[str] = (), *, limits: Limits = Limits(duration_s=4, warmup_s=1),
                out: Path = DEFAULT_OUT, versions: Sequence[str] | None = None,
                go: GoToolchain | None = None) -> list[Finding]:
-    """Check the claims named in ``ids`` (all by default) on the installed Go.
+    """Check the claims named in ``ids`` (all by default) on each Go release in ``versions``.
 
-    ``versions`` are the Go releases of the timer matrix (default: 1.22 and the installed one; 1.22
-    is fetched once and cached).
+    Without ``versions``, on ``go`` (default: the installed Go). Each release is fetched once and
+    cached (:func:`leaklab.toolchain.fetch_go`); the installed Go serves its own release. The classic
+    timer claim runs its matrix on the toolchain being measured (with and without asynctimerchan=1).
+    Run data goes to ``OUT/claims-<go version>/``.
     """
     known = {c.id: c for c in CLAIMS}
     unknown = [i for i in ids if i not in known]
     if unknown:
         raise BadParameter(f"no claim called {', '.join(unknown)}; the claims are: {', '.join(known)}")
-    go = go or find_go()
-    local = "%d.%d" % go.version_tuple
-    ctx = _Context(go=go, limits=limits, out=Path(out), versions=list(versions or ["1.22", local]))
-    return [evaluate(claim, claim.run(ctx), go.version) for claim in ([known[i] for i in ids] if ids else CLAIMS)]
+    local = go or find_go()
+    chosen = [known[i] for i in ids] if ids else CLAIMS
+    findings = []
+    for tool in ([local] if not versions else [_toolchain(v, local) for v in dict.fromkeys(versions)]):
+        release = "%d.%d" % tool.version_tuple
+        with _cases_for(tool) as cases:
+            ctx = _Context(go=tool, limits=limits, out=Path(out) / f"claims-{tool.version}", versions=[release],
+                           cases=cases)
+            findings += [evaluate(claim, claim.run(ctx), tool.version) for claim in chosen]
+    return findings
+
+
+def _toolchain(release: str, local: GoToolchain) -> GoToolchain:
+    """``local`` when it is that release, else the cached (or downloaded) toolchain."""
+    if local.version.removeprefix("go") == release or local.version.startswith(f"go{release}."):
+        return local
+    return fetch_go(release)
+
+
+_GO_LINE = re.compile(r"^go (\d+)\.(\d+)(\.\d+)?$", re.M)
+
+
+@contextlib.contextmanager
+def _cases_for(go: GoToolchain) -> Iterator[Path]:
+    """go-cases as ``go`` builds it: the module itself, or for a toolchain older than its go directive a
+    temporary copy whose go.mod says that toolchain's release (with GOTOOLCHAIN=local an older Go
+    refuses a module that asks for a newer one)."""
+    cases = cases_dir()
+    m = _GO_LINE.search((cases / "go.mod").read_text())
+    if not m or go.version_tuple >= (int(m[1]), int(m[2])):
+        yield cases
+        return
+    with tempfile.TemporaryDirectory(prefix="leaklab-cases-") as tmp:
+        copy = Path(tmp) / "go-cases"
+        shutil.copytree(cases, copy)
+        gomod = copy / "go.mod"
+        gomod.write_text(_GO_LINE.sub("go %d.%d" % go.version_tuple, gomod.read_text(), count=1))
+        yield copy
+
+
+def _by_claim(findings: Sequence[Finding]) -> dict[str, list[Finding]]:
+    """Findings grouped by claim, in the order given; a claim's last finding is its main one."""
+    grouped: dict[str, list[Finding]] = {}
+    for f in findings:
+        grouped.setdefault(f.claim_id, []).append(f)
+    return grouped
+
+
+def _go_key(version: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in re.findall(r"\d+", version)) or (0,)
+
+
+def _mark(f: Finding) -> str:
+    return f.verdict if f.as_expected else f"{f.verdict} (NOT as the lab expects: {f.expected or '?'})"
 
 
 def claims_markdown(findings: Sequence[Finding], family: str | None = None) -> str:
-    """The claims table (one family's rows when ``family`` is given) as GitHub markdown."""
+    """The claims table (one family's rows when ``family`` is given) as GitHub markdown.
+
+    One row per claim and a verdict column per Go version measured; "the lab measured" is the claim's
+    last finding (the one :func:`write_claims` puts last: the installed Go's).
+    """
     rows = [f for f in findings if family in (None, f.family)]
     esc = lambda s: str(s).replace("|", "\\|").replace("\n", " ")  # noqa: E731
-    lines = ["| family | the article claims | the lab measured | verdict | Go, date | how |",
-             "|---|---|---|---|---|---|"]
-    for f in rows:
-        mark = f.verdict if f.as_expected else f"{f.verdict} (NOT as the lab expects: {f.expected or '?'})"
-        lines.append(f"| {f.family} | {esc(f.claim)} | {esc(f.measured)} | {mark} | {f.go_version}, {f.date} | "
-                     f"{esc(f.how)} |")
+    gos = sorted({f.go_version for f in rows}, key=_go_key)
+    lines = ["| family | the article claims | " + "".join(f"{g} | " for g in gos)
+             + "the lab measured | Go, date | how |", "|---|---|" + "---|" * len(gos) + "---|---|---|"]
+    for group in _by_claim(rows).values():
+        main, on = group[-1], {f.go_version: f for f in group}
+        cells = "".join(f"{_mark(on[g]) if g in on else '-'} | " for g in gos)
+        lines.append(f"| {main.family} | {esc(main.claim)} | {cells}{esc(main.measured)} | {main.go_version}, "
+                     f"{main.date} | {esc(main.how)} |")
     return "\n".join(lines) + "\n"
+
+
+def versions_markdown(findings: Sequence[Finding]) -> str:
+    """What each Go version measured, claim by claim (for the claims measured on more than one)."""
+    parts = []
+    for group in _by_claim(findings).values():
+        if len(group) < 2:
+            continue
+        parts.append(f"**{group[-1].claim}**\n\n" + "".join(
+            f"- {f.go_version}: {_mark(f)}: {f.measured}\n" for f in sorted(group, key=lambda f: _go_key(f.go_version))))
+    return "\n".join(parts)
 
 
 def load_findings(path: Path | None = None) -> list[Finding]:
@@ -472,14 +549,15 @@ def table(path: Path | None = None, family: str | None = None) -> ClaimsTable:
 
 
 def _timer_picture(findings: Sequence[Finding], img: Path) -> Path | None:
-    """Redraw the timer matrix measured with these findings; None when its run data is not on disk."""
-    finding = next((f for f in findings if f.claim_id == "ticker-time-after"), None)
-    cells = [Cell.from_dict(c) for c in (finding.numbers.get("cells", []) if finding else [])]
+    """Redraw the timer matrix measured with these findings (every Go version's cells on one plot);
+    None when its run data is not on disk."""
+    timer = sorted((f for f in findings if f.claim_id == "ticker-time-after"), key=lambda f: _go_key(f.go_version))
+    cells = [Cell.from_dict(c) for f in timer for c in f.numbers.get("cells", [])]
     measured = [c for c in cells if c.status == "measured"]
     if not measured or not all((Path(c.run_dir) / "samples.jsonl").is_file() for c in measured):
         return None
     return matrix_png(cells, img / "matrix-timer-classic.png", get_family("timer").signal,
-                      f"timer/classic across Go versions, measured {finding.date} by `leaklab claims`")
+                      f"timer/classic across Go versions, measured {timer[-1].date} by `leaklab claims`")
 
 
 def _bench_caption(png: Path) -> str:
@@ -490,41 +568,91 @@ def _bench_caption(png: Path) -> str:
     return f"sync.Map vs map+RWMutex, drawn by `leaklab bench` on {doc['date'][:10]} with {doc['go_version']}"
 
 
-def write_claims(findings: Sequence[Finding], path: Path | None = None) -> Path:
+def _installed_version() -> str:
+    try:
+        return find_go().version
+    except LeakLabError:
+        return ""
+
+
+def write_claims(findings: Sequence[Finding], path: Path | None = None, families: dict | None = None) -> Path:
     """Save the findings as JSON and the table beside it as ``claims.md``; returns the markdown path.
 
-    Findings already saved there for other claims are kept: ``leaklab claims ID --save`` updates one row.
+    Findings already saved there for other claims, or for other Go versions of a claim, are kept:
+    ``leaklab claims ID --save`` updates one claim's row on the toolchains it measured. A claim's
+    findings are saved in Go version order, the installed Go's last (its main one: the labs pages
+    show the last). ``families`` (``{"results": [...], "checks": [...]}`` of :func:`leaklab.matrix.run_versions`
+    and :func:`~leaklab.matrix.version_checks`) replaces the saved family-by-version table; without it
+    the saved one is kept.
 
     The timer matrix picture (``img/matrix-timer-classic.png`` beside it) is redrawn from the runs
     these findings measured; without them the page shows no picture rather than a stale one.
     """
     path = Path(path) if path is not None else claims_json()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fresh = {f.claim_id for f in findings}
-    kept = [f for f in load_findings(path) if f.claim_id not in fresh] if path.is_file() else []
+    fresh = {(f.claim_id, f.go_version) for f in findings}
+    saved = json.loads(path.read_text()) if path.is_file() else {}
+    kept = [f for f in load_findings(path) if (f.claim_id, f.go_version) not in fresh] if path.is_file() else []
+    families = families if families is not None else saved.get("families")
     order = {c.id: i for i, c in enumerate(CLAIMS)}
-    findings = sorted([*kept, *findings], key=lambda f: order.get(f.claim_id, len(order)))
-    path.write_text(_json.dumps({"findings": [dataclasses.asdict(f) for f in findings]}, indent=2, default=str))
+    installed = _installed_version()
+    findings = sorted([*kept, *findings], key=lambda f: (order.get(f.claim_id, len(order)),
+                                                         f.go_version == installed, _go_key(f.go_version)))
+    doc = {"findings": [dataclasses.asdict(f) for f in findings], **({"families": families} if families else {})}
+    path.write_text(_json.dumps(doc, indent=2, default=str))
     versions = sorted({f.go_version for f in findings}
-                      | {c["go_version"] for f in findings for c in f.numbers.get("cells", [])})
+                      | {c["go_version"] for f in findings for c in f.numbers.get("cells", [])}, key=_go_key)
     pictures = ""
     timer = _timer_picture(findings, path.parent / "img")
-    if timer is None and "ticker-time-after" not in fresh and (path.parent / "img/matrix-timer-classic.png").is_file():
+    if timer is None and not any(k == "ticker-time-after" for k, _ in fresh) \
+            and (path.parent / "img/matrix-timer-classic.png").is_file():
         timer = path.parent / "img/matrix-timer-classic.png"  # not measured this time: the saved picture still holds
     if timer:
         pictures += f"\n![The classic timer case across Go versions, measured with this table](img/{timer.name})\n"
     bench = path.parent / "img" / "bench-syncmap.png"
     if bench.is_file():
         pictures += f"\n![{_bench_caption(bench)}](img/{bench.name})\n"
+    per_version = versions_markdown(findings)
     md = path.with_suffix(".md")
     md.write_text("# What the article claims, and what the lab measured\n\n"
                   f"Generated by `leaklab claims` on {datetime.date.today().isoformat()} with {', '.join(versions)} "
                   f"({os.cpu_count()} CPUs). Each verdict is derived from the numbers measured: *confirmed* (they "
                   "agree with the claim), *refuted* (they contradict it), *corrected* (the effect is real but the "
-                  "article's account of it is wrong or incomplete), *inconclusive* (this run cannot tell). The "
-                  "numbers come from short runs on a shared machine: rerun to see your own.\n\n"
-                  + claims_markdown(findings) + pictures)
+                  "article's account of it is wrong or incomplete), *inconclusive* (this run cannot tell). A column "
+                  "per Go version holds the verdict measured on that toolchain; *the lab measured* is the run on "
+                  f"the lab's own Go{f' ({installed})' if installed else ''}. The numbers come from short runs on a "
+                  "shared machine: rerun to see your own (`leaklab claims --go 1.22 1.24 1.26 1.27 --save`).\n\n"
+                  + claims_markdown(findings) + pictures
+                  + (f"\n## What each Go version measured\n\n{per_version}" if per_version else "")
+                  + (_families_section(families, path.parent) if families else ""))
     return md
+
+
+def _families_section(families: dict, docs: Path) -> str:
+    """The families on each Go version (``leaklab matrix all``), their pictures and the toolchains' checks."""
+    from .matrix import VersionRun, versions_table
+
+    rows = [VersionRun.from_dict({k: v for k, v in r.items() if k != "as_expected"}) for r in families["results"]]
+    text = ("\n## The five families on each Go version\n\n"
+            f"Measured by `leaklab matrix all` on {families.get('date', '?')[:10]}: each cell is the verdict on the "
+            "family's signal and its growth, built with that toolchain and its own release as the go directive. "
+            "Where a variant does not build, the cell says why and shows the fix of that era instead.\n\n"
+            + versions_table(rows))
+    for fam in dict.fromkeys(r.family for r in rows):
+        if (docs / "img" / f"matrix-{fam}.png").is_file():
+            text += f"\n![{fam}: leaky and fixed on every Go version measured](img/matrix-{fam}.png)\n"
+    checks = families.get("checks") or []
+    if checks:
+        text += ("\nWhat each toolchain's own checks find (a check the toolchain does not have: -):\n\n"
+                 "| check | program | " + " | ".join(dict.fromkeys(c["go_version"] for c in checks)) + " |\n"
+                 + "|---|---|" + "---|" * len(dict.fromkeys(c["go_version"] for c in checks)) + "\n")
+        gos = list(dict.fromkeys(c["go_version"] for c in checks))
+        for check, fam, variant in dict.fromkeys((c["check"], c["family"], c["variant"]) for c in checks):
+            on = {c["go_version"]: c for c in checks if (c["check"], c["family"], c["variant"]) == (check, fam, variant)}
+            cells = " | ".join((on[g]["found"].replace("|", "\\|") if on[g]["available"] else "-") if g in on else "-"
+                               for g in gos)
+            text += f"| `{check}` | {fam}/{variant} | {cells} |\n"
+    return text
 
 
 def cmd_claims(args) -> int:

@@ -5,6 +5,11 @@ the go directive the case is built with (the toolchain's own release, recorded i
 ``meta.json``) and a GODEBUG value. A setting the toolchain predates is "not applicable"; a setting
 the toolchain has removed makes the program die at start, which the matrix reports as "unsupported",
 not as a crash. Each measured cell is judged against :func:`leaklab.cases.expectation`.
+
+:func:`run_versions` is ``leaklab matrix all``: every family's leaky and fixed variants on each
+toolchain. A variant that does not compile on a toolchain (``runtime.AddCleanup`` before Go 1.24) is
+"unsupported" with the compiler's words; where expect.toml names the fix of that era (``instead``),
+that variant runs in its place. :func:`version_checks` adds what each toolchain's own checks find.
 """
 
 from __future__ import annotations
@@ -18,17 +23,21 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from . import _json
-from ._exceptions import BadParameter, ProgramFailed
-from .cases import Family, expectation, get_family
+from ._exceptions import BadParameter, BuildFailed, ProgramFailed
+from .cases import Family, expectation, families, get_family
 from .lab import DEFAULT_OUT, Progress, measure
 from .plot import COLOURS
 from .probe import SIGNALS, read_samples
 from .run import Limits
 from .toolchain import fetch_go
 
-__all__ = ["Cell", "DEFAULT_GODEBUG", "DEFAULT_VERSIONS", "load_matrix", "matrix_png", "plot_matrix", "run_matrix"]
+__all__ = ["Cell", "DEFAULT_GODEBUG", "DEFAULT_VERSIONS", "VersionRun", "load_matrix", "load_versions", "matrix_png",
+           "plot_matrix", "plot_versions", "run_matrix", "run_versions", "save_versions", "version_checks",
+           "versions_png", "versions_table"]
 
-DEFAULT_VERSIONS = ("1.22", "1.26", "1.27")
+#: 1.22: the timers of old; 1.24: Swiss-table maps, the new sync.Map, runtime.AddCleanup; 1.26: the goroutine
+#: leak profile as an experiment, the Green Tea GC; 1.27: asynctimerchan removed, the leak profile by default.
+DEFAULT_VERSIONS = ("1.22", "1.24", "1.26", "1.27")
 #: The old (asynchronous) timer channels; added in Go 1.23, removed in Go 1.27.
 DEFAULT_GODEBUG = "asynctimerchan=1"
 #: The first release that knows each GODEBUG setting the matrix may be asked for.
@@ -121,6 +130,214 @@ def run_matrix(family: str, variant: str = "classic", versions: Sequence[str] = 
     return cells
 
 
+# --- every family on every toolchain (`leaklab matrix all`) --------------------------------------------------
+
+@dataclasses.dataclass
+class VersionRun:
+    """One variant of one family on one Go release: measured, or unsupported with the reason."""
+
+    family: str
+    variant: str
+    go: str  # the release asked for, e.g. "1.22"
+    go_version: str  # the toolchain used, e.g. "go1.22.10"
+    go_directive: str
+    status: str  # "measured" or "unsupported"
+    expected: str
+    verdict: str = ""
+    signal: str = ""
+    rate_per_s: float = float("nan")
+    unit: str = ""
+    #: The signal's growth per unit of the program's work (bytes per request for the heap); NaN without work.
+    per_request: float = float("nan")
+    work_rate_per_s: float | None = None
+    decided_after_s: float | None = None
+    stopped: str = ""
+    #: Every signal judged: its growth per second.
+    rates: dict = dataclasses.field(default_factory=dict)
+    run_dir: str = ""
+    note: str = ""
+    #: Set on the fix of an era: the variant it stands in for on this toolchain (e.g. "fixed").
+    instead_of: str = ""
+
+    @classmethod
+    def from_dict(cls, doc: dict) -> "VersionRun":
+        nan = float("nan")
+        return cls(**{**doc, "rate_per_s": nan if doc.get("rate_per_s") is None else doc["rate_per_s"],
+                      "per_request": nan if doc.get("per_request") is None else doc["per_request"]})
+
+    @property
+    def as_expected(self) -> bool:
+        return (self.verdict or self.status) == self.expected
+
+    def as_dict(self) -> dict:
+        """Strict JSON values (a rate that could not be measured is null), ``as_expected`` included."""
+        return _json.finite(dataclasses.asdict(self) | {"as_expected": self.as_expected})
+
+
+def _instead(fam: Family, variant: str, go_version: str) -> str:
+    """The variant expect.toml runs in place of ``variant`` on this toolchain (``instead``), or ""."""
+    for rule in fam.expect[variant].when:
+        if "instead" in rule and expectation(fam, variant, go_version).verdict == rule.get("verdict"):
+            return rule["instead"]
+    return ""
+
+
+def _compiler_says(exc: BuildFailed) -> str:
+    """The compiler's first complaint, e.g. ``./main.go:42:10: undefined: runtime.AddCleanup``."""
+    lines = [ln.strip() for ln in str(exc).splitlines()[1:] if ln.strip() and not ln.startswith("#")]
+    return lines[0] if lines else str(exc).splitlines()[0]
+
+
+def _version_run(fam: Family, variant: str, release: str, limits: Limits, out: Path,
+                 progress: Progress | None, instead_of: str = "") -> VersionRun:
+    go = fetch_go(release)
+    directive = "%d.%d" % go.version_tuple
+    exp = expectation(fam, variant, go.version, "", directive)
+    row = VersionRun(family=fam.name, variant=variant, go=release, go_version=go.version, go_directive=directive,
+                     status="measured", expected=exp.verdict, signal=fam.signal, instead_of=instead_of)
+    try:
+        r = measure(fam.package(variant), f"matrix-{fam.name}-{variant}", go.version, limits=limits, out=out,
+                    signal=fam.signal, go=go, work=fam.work, expected=exp.verdict, go_directive=directive,
+                    progress=progress)
+    except BuildFailed as exc:
+        row.status = row.verdict = "unsupported"
+        row.note = f"does not build with {go.version}: {_compiler_says(exc)}"
+        return row
+    row.verdict, row.rate_per_s, row.unit, row.run_dir, row.note = r.verdict, r.rate_per_s, r.unit, r.run_dir, r.reason
+    row.work_rate_per_s, row.decided_after_s, row.stopped = r.work_rate_per_s, r.decided_after_s, r.stopped
+    row.rates = {name: v.get("rate_per_s") for name, v in r.signals.items()}
+    if r.work_rate_per_s:
+        row.per_request = r.rate_per_s / r.work_rate_per_s
+    return row
+
+
+def run_versions(family: str = "all", versions: Sequence[str] = DEFAULT_VERSIONS,
+                 variants: Sequence[str] = ("leaky", "fixed"), *, limits: Limits = Limits(), out: Path = DEFAULT_OUT,
+                 progress: Progress | None = None) -> list[VersionRun]:
+    """Every family's (or one family's) ``variants`` on each Go release in ``versions``, one after another.
+
+    A variant that does not build on a toolchain is ``unsupported`` with the compiler's words; where its
+    expect.toml rule names the fix of that era (``instead = "handle"``) that variant is measured too.
+    Writes ``OUT/matrix-<family>.json`` (``matrix-all.json``) as ``{"results": [...]}``.
+    """
+    fams = families() if family == "all" else [get_family(family)]
+    if not versions:
+        raise BadParameter("give at least one Go release to --go (e.g. --go 1.22 1.26)")
+    for fam in fams:
+        missing = [v for v in variants if v not in fam.expect]
+        if missing and family != "all":
+            raise BadParameter(f"family {fam.name!r} has no variant {missing[0]!r}; it has: {', '.join(fam.variants)}")
+    rows: list[VersionRun] = []
+    for release in versions:
+        for fam in fams:
+            for variant in (v for v in variants if v in fam.expect):
+                row = _version_run(fam, variant, release, limits, Path(out), progress)
+                rows.append(row)
+                era_fix = _instead(fam, variant, row.go_version) if row.status == "unsupported" else ""
+                if era_fix:
+                    rows.append(_version_run(fam, era_fix, release, limits, Path(out), progress, instead_of=variant))
+    path = Path(out) / f"matrix-{family}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(_json.dumps({
+        "family": family, "versions": list(versions), "variants": list(variants),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "parameters": dataclasses.asdict(limits), "results": [r.as_dict() for r in rows]}, indent=2))
+    return rows
+
+
+def load_versions(path: Path) -> tuple[dict, list[VersionRun]]:
+    """Read back what :func:`run_versions` wrote: its header and its rows."""
+    doc = json.loads(Path(path).read_text())
+    return doc, [VersionRun.from_dict({k: v for k, v in r.items() if k != "as_expected"}) for r in doc.pop("results")]
+
+
+def version_checks(versions: Sequence[str] = DEFAULT_VERSIONS, family: str = "all", *,
+                   seconds: float = 1.0) -> list[dict]:
+    """What each toolchain's own checks say about the finalizer and cgo families, where it has them.
+
+    ``GODEBUG=checkfinalizers=1`` (Go 1.25+) on the finalizer programs, ``go build -asan`` (Go 1.25+
+    reports C memory never freed at exit) on the cgo programs. A toolchain without the check gets a
+    row with ``available`` false. Each check builds and runs its program for about ``seconds``.
+    """
+    from .diagnose import asan_leaks, check_finalizers
+
+    rows = []
+    for release in versions:
+        go = fetch_go(release)
+        for name, variant in (("finalizer", "leaky"), ("finalizer", "fixed"), ("cgo", "leaky"), ("cgo", "fixed")):
+            if family not in ("all", name):
+                continue
+            package = get_family(name).package(variant)
+            if name == "finalizer":
+                c = check_finalizers(package, seconds=seconds, go=go)
+                found = (("stops the program: " if c["crashed"] else "") +
+                         ", ".join(f"{i['site']} x{i['count']}" for i in c["issues"])) or "nothing"
+                rows.append({"check": "GODEBUG=checkfinalizers=1", "family": name, "variant": variant,
+                             "go_version": go.version, "available": c["available"],
+                             "flagged": c["crashed"] or bool(c["issues"]), "found": found if c["available"] else ""})
+            else:
+                a = asan_leaks(package, seconds=seconds, go=go)
+                found = f"{a['bytes']:,} bytes leaked in {a['allocations']:,} allocations" if a["bytes"] else "nothing"
+                rows.append({"check": "go build -asan", "family": name, "variant": variant,
+                             "go_version": go.version, "available": a["available"], "flagged": a["bytes"] > 0,
+                             "found": found if a["available"] else a["report"].splitlines()[0][:120]})
+    return rows
+
+
+def versions_table(rows: Sequence[VersionRun]) -> str:
+    """Family x variant against Go version, each cell the verdict and its growth, as GitHub markdown."""
+    gos = list(dict.fromkeys(r.go_version for r in rows))
+    keys = list(dict.fromkeys((r.family, r.instead_of or r.variant) for r in rows))
+    lines = ["| family | variant | " + " | ".join(gos) + " |", "|---|---|" + "---|" * len(gos)]
+    for fam, variant in keys:
+        cells = []
+        for go in gos:
+            shown = []
+            for r in (r for r in rows if r.go_version == go and r.family == fam and variant in (r.variant, r.instead_of)):
+                text = r.verdict if r.status == "measured" else f"unsupported ({r.note.split(': ', 1)[-1]})"
+                if r.status == "measured":
+                    text += f" {SIGNALS[r.signal].rate(r.rate_per_s)}"
+                if r.instead_of:
+                    text = f"{r.variant}: {text}"
+                shown.append(text + ("" if r.as_expected else f" (NOT as expected: {r.expected})"))
+            cells.append("; ".join(shown) or "-")
+        lines.append(f"| {fam} | {variant} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_versions(rows: Sequence[VersionRun], family: str) -> Figure:
+    """One family's signal on every Go version on the same axes: leaky in orange, fixed in blue."""
+    fam = get_family(family)
+    sig = SIGNALS[fam.signal]
+    fig = Figure(figsize=(9, 5.2), layout="constrained")
+    ax = fig.add_subplot()
+    gos = list(dict.fromkeys(r.go_version for r in rows if r.family == family))
+    styles = ["-", "--", "-.", ":"]
+    for r in (r for r in rows if r.family == family and r.status == "measured"):
+        samples = read_samples(Path(r.run_dir) / "samples.jsonl")
+        colour = COLOURS.get(r.instead_of or r.variant, "#999999")
+        ax.plot(samples.t, samples[fam.signal] / sig.scale, styles[gos.index(r.go_version) % len(styles)], lw=1.8,
+                color=colour, label=f"{r.variant} on {r.go_version}: {r.verdict} ({sig.rate(r.rate_per_s)})")
+    others = [f"{r.variant} on {r.go_version}: {r.note}" for r in rows if r.family == family and r.status != "measured"]
+    ax.set_xlabel("time since the program started (s)")
+    ax.set_ylabel(f"{sig.label} ({sig.display_unit})")
+    ax.set_title(f"{family}: leaky and fixed on {', '.join(gos)}")
+    ax.grid(alpha=0.3)
+    ax.legend(title="variant on toolchain: verdict (slope)", fontsize=8, title_fontsize=8, loc="upper left")
+    if others:
+        fig.text(0.01, 0.005, "\n".join(others)[:600], fontsize=7, va="bottom", wrap=True)
+        fig.get_layout_engine().set(rect=(0, 0.06, 1, 0.94))
+    return fig
+
+
+def versions_png(rows: Sequence[VersionRun], family: str, path: Path) -> Path:
+    """Draw :func:`plot_versions` into ``path`` (PNG)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    plot_versions(rows, family).savefig(path, dpi=100)
+    return path
+
+
 def load_matrix(folder: Path) -> tuple[dict, list[Cell]]:
     """Read back ``matrix.json``: its header and its cells."""
     doc = json.loads((Path(folder) / "matrix.json").read_text())
@@ -163,15 +380,30 @@ def matrix_png(cells: Sequence[Cell], path: Path, signal: str = "heap_bytes", ti
     return path
 
 
+def _versions_mode(args) -> bool:
+    """``matrix all``, ``matrix FAMILY`` (no variant, or ``both``): the families' variants per version; a
+    named variant (``matrix timer --variant classic``) is the GODEBUG matrix of that one variant."""
+    variant = getattr(args, "variant", None)
+    if args.family == "all" or variant in (None, "both"):
+        return True
+    # The parser's old default: `matrix syncmap` means its variants, the classic timer is the timer's own.
+    return variant == "classic" and variant not in get_family(args.family).expect
+
+
 def cmd_matrix(args) -> int:
-    """``leaklab matrix FAMILY --go 1.22 1.26 1.27``: the CLI's view of :func:`run_matrix`."""
+    """``leaklab matrix all|FAMILY --go 1.22 1.24 1.26 1.27``: the CLI's view of :func:`run_versions`, or
+    with ``--variant V`` of :func:`run_matrix` (that variant with and without ``--godebug``)."""
+    if _versions_mode(args):
+        return _cmd_versions(args)
     from rich.console import Console
     from rich.table import Table
 
     limits = args.limits
-    Console(stderr=True).print(f"matrix: {args.family}/{args.variant} on Go {', '.join(args.go)} "
+    versions = args.go or DEFAULT_VERSIONS
+    godebug = DEFAULT_GODEBUG if getattr(args, "godebug", None) is None else args.godebug
+    Console(stderr=True).print(f"matrix: {args.family}/{args.variant} on Go {', '.join(versions)} "
                                f"(toolchains are fetched once into the cache; first use downloads ~75 MB each)")
-    cells = run_matrix(args.family, args.variant, args.go, args.godebug, limits=limits, out=args.out)
+    cells = run_matrix(args.family, args.variant, versions, godebug, limits=limits, out=args.out)
     fam = get_family(args.family)
     png = matrix_png(cells, args.plot or Path(args.out) / f"matrix-{fam.name}-{args.variant}" / "matrix.png",
                      fam.signal, f"{fam.name}/{args.variant} across Go versions")
@@ -194,3 +426,45 @@ def cmd_matrix(args) -> int:
             Console().print(f"{c.label}: {c.status}: {c.note}", highlight=False, markup=False)
     Console(stderr=True).print(f"plot: {png}")
     return 0 if all(c.as_expected for c in cells) else 1
+
+
+def _cmd_versions(args) -> int:
+    """``leaklab matrix all``: every family's leaky and fixed on each toolchain, then the checks, the plots."""
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    versions = args.go or DEFAULT_VERSIONS
+    err = Console(stderr=True)
+    err.print(f"matrix: {args.family} (leaky and fixed) on Go {', '.join(versions)} (toolchains are fetched once "
+              f"into the cache; first use downloads ~75 MB each)")
+    rows = run_versions(args.family, versions, limits=args.limits, out=args.out)
+    checks = version_checks(versions, args.family) if getattr(args, "checks", True) else []
+    plots = {fam: str(versions_png(rows, fam, Path(args.plot).with_name(f"{Path(args.plot).stem}-{fam}.png")
+                                   if getattr(args, "plot", None) else Path(args.out) / f"matrix-{fam}.png"))
+             for fam in dict.fromkeys(r.family for r in rows)}
+    ok = all(r.as_expected for r in rows)
+    if getattr(args, "save", None):
+        err.print(f"table: {save_versions(rows, checks, None if args.save is True else args.save)}")
+    if args.json:
+        print(_json.dumps({"results": [r.as_dict() for r in rows], "checks": checks, "plots": plots}, indent=2))
+        return 0 if ok else 1
+    out = Console()
+    out.print(Markdown(versions_table(rows)))
+    for c in checks:
+        out.print(f"{c['go_version']} {c['check']} on {c['family']}/{c['variant']}: "
+                  + (c["found"] if c["available"] else f"not available ({c['found']})"), highlight=False, markup=False)
+    err.print(f"plots: {', '.join(plots.values())}")
+    return 0 if ok else 1
+
+
+def save_versions(rows: Sequence[VersionRun], checks: Sequence[dict] = (), path: Path | None = None) -> Path:
+    """Keep the families-by-version table in docs/claims.json (or ``path``), draw each family's picture
+    into ``img/matrix-<family>.png`` beside it, and regenerate claims.md; returns its path."""
+    from .claims import claims_json, write_claims
+
+    path = Path(path) if path is not None else claims_json()
+    for fam in dict.fromkeys(r.family for r in rows):
+        versions_png(rows, fam, path.parent / "img" / f"matrix-{fam}.png")
+    families = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                "results": [r.as_dict() for r in rows], "checks": list(checks)}
+    return write_claims([], path, families=families)
