@@ -3,7 +3,8 @@
 // object points to, and in a cycle that path leads back to the object.
 //
 // This is the fix of the years before runtime.AddCleanup (Go 1.24): the
-// finalizer goes on a handle outside the cycle, which nothing points back to.
+// finalizer goes on a small handle outside the cycle, which points at
+// nothing, so collecting it never has to keep the cycle alive.
 package main
 
 import (
@@ -20,15 +21,17 @@ var (
 )
 
 // A session and its connection know each other, as a parent and a child
-// often do, and each holds an 8 KiB buffer.
+// often do, and each holds an 8 KiB buffer. The session also holds the
+// handle of what the pair stands for.
 type node struct {
-	peer *node
-	buf  []byte
+	peer   *node
+	buf    []byte
+	handle *resource
 }
 
-// The handle owns the pair from outside. No object of the cycle refers to
-// it, so its finalizer can run, and after it the whole cycle is garbage.
-type owner struct{ session *node }
+// The handle refers to no object of the cycle: once the pair is garbage,
+// the handle is too, and its finalizer runs with nothing to resurrect.
+type resource struct{ id, halves int }
 
 func newNode(id int) *node {
 	n := &node{buf: make([]byte, 8<<10)}
@@ -43,7 +46,8 @@ func newNode(id int) *node {
 func handle(id int) {
 	session, conn := newNode(id), newNode(id)
 	session.peer, conn.peer = conn, session
-	runtime.SetFinalizer(&owner{session: session}, func(*owner) { released.Add(2) })
+	session.handle = &resource{id: id, halves: 2}
+	runtime.SetFinalizer(session.handle, func(r *resource) { released.Add(int64(r.halves)) })
 	requests.Add(1)
 }
 
