@@ -11,8 +11,8 @@ import pytest
 
 from leaklab import toolchain
 from leaklab.cases import families, get_family
-from leaklab.matrix import (Cell, VersionRun, _instead, _versions_mode, load_matrix, load_versions, matrix_png,
-                            run_matrix, run_versions, versions_png, versions_table)
+from leaklab.matrix import (Cell, VersionRun, _instead, _versions_mode, costs_table, leak_profile_lines, load_matrix,
+                            load_versions, matrix_png, run_matrix, run_versions, versions_png, versions_table)
 from leaklab.run import Limits
 from leaklab.stopping import wait_ended
 from leaklab.toolchain import fetch_go
@@ -250,3 +250,27 @@ def test_matrix_all_or_a_family_without_a_variant_runs_the_families():
     assert _versions_mode(NS(family="timer", variant=None))
     assert not _versions_mode(NS(family="timer", variant="classic"))
     assert not _versions_mode(NS(family="syncmap", variant="nope"))
+
+
+def test_costs_per_request_and_the_leak_profile_per_version():
+    rows = [_vrow(per_request=16_400.0), _vrow(go="1.26", go_version="go1.26.8", per_request=float("nan")),
+            _vrow(family="goroutine", signal="goroutines", per_request=0.5,
+                  leak_profile={"available": False, "total": 0, "sites": []}),
+            _vrow(family="goroutine", signal="goroutines", go="1.26", go_version="go1.26.8", per_request=0.5,
+                  leak_profile={"available": True, "total": 2700, "sites": [{"site": "main.work main.go:25",
+                                                                             "count": 2700}]})]
+    md = costs_table(rows)
+    assert "| finalizer | Go heap (live after each GC) | 16.0 KiB | - |" in md
+    assert "| goroutine | goroutines | 0.50 goroutines | 0.50 goroutines |" in md
+    lines = leak_profile_lines(rows)
+    assert "goroutine/leaky on go1.22.10: no leak profile on this toolchain" in lines
+    assert "goroutine/leaky on go1.26.8: 2,700 leaked goroutines, at main.work main.go:25" in lines
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_the_goroutine_leak_profile_finds_the_leak_from_go_1_26(versions):
+    for r in (r for r in versions[1] if (r.family, r.variant) == ("goroutine", "leaky")):
+        has = toolchain.parse_version(r.go_version) >= (1, 26)
+        assert r.leak_profile["available"] == has, r.go_version
+        assert (r.leak_profile["total"] > 0) == has, r.leak_profile

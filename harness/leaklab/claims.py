@@ -630,7 +630,7 @@ def write_claims(findings: Sequence[Finding], path: Path | None = None, families
 
 def _families_section(families: dict, docs: Path) -> str:
     """The families on each Go version (``leaklab matrix all``), their pictures and the toolchains' checks."""
-    from .matrix import VersionRun, versions_table
+    from .matrix import VersionRun, costs_table, leak_profile_lines, versions_table
 
     rows = [VersionRun.from_dict({k: v for k, v in r.items() if k != "as_expected"}) for r in families["results"]]
     text = ("\n## The five families on each Go version\n\n"
@@ -638,6 +638,10 @@ def _families_section(families: dict, docs: Path) -> str:
             "family's signal and its growth, built with that toolchain and its own release as the go directive. "
             "Where a variant does not build, the cell says why and shows the fix of that era instead.\n\n"
             + versions_table(rows))
+    text += "\nWhat one request leaves behind in each leaky program:\n\n" + costs_table(rows)
+    if leak_profile_lines(rows):
+        text += "\nThe goroutine leak profile (Go 1.26: `GOEXPERIMENT=goroutineleakprofile`; 1.27: by default):\n\n" \
+            + leak_profile_lines(rows)
     for fam in dict.fromkeys(r.family for r in rows):
         if (docs / "img" / f"matrix-{fam}.png").is_file():
             text += f"\n![{fam}: leaky and fixed on every Go version measured](img/matrix-{fam}.png)\n"

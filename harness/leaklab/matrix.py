@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -33,7 +34,8 @@ from .toolchain import fetch_go
 
 __all__ = ["Cell", "DEFAULT_GODEBUG", "DEFAULT_VERSIONS", "VersionRun", "load_matrix", "load_versions", "matrix_png",
            "plot_matrix", "plot_versions", "run_matrix", "run_versions", "save_versions", "version_checks",
-           "versions_png", "versions_table"]
+           "versions_png", "versions_table", "costs_table", "leak_profile_lines", "saved_versions",
+           "VersionsView"]
 
 #: 1.22: the timers of old; 1.24: Swiss-table maps, the new sync.Map, runtime.AddCleanup; 1.26: the goroutine
 #: leak profile as an experiment, the Green Tea GC; 1.27: asynctimerchan removed, the leak profile by default.
@@ -158,6 +160,8 @@ class VersionRun:
     note: str = ""
     #: Set on the fix of an era: the variant it stands in for on this toolchain (e.g. "fixed").
     instead_of: str = ""
+    #: The goroutine family only: what the goroutine leak profile found (``available`` false before Go 1.26).
+    leak_profile: dict | None = None
 
     @classmethod
     def from_dict(cls, doc: dict) -> "VersionRun":
@@ -195,10 +199,12 @@ def _version_run(fam: Family, variant: str, release: str, limits: Limits, out: P
     exp = expectation(fam, variant, go.version, "", directive)
     row = VersionRun(family=fam.name, variant=variant, go=release, go_version=go.version, go_directive=directive,
                      status="measured", expected=exp.verdict, signal=fam.signal, instead_of=instead_of)
+    # The goroutine leak profile (Go 1.26 as an experiment, 1.27 by default) is taken where it teaches.
+    profiles = fam.signal == "goroutines"
     try:
         r = measure(fam.package(variant), f"matrix-{fam.name}-{variant}", go.version, limits=limits, out=out,
                     signal=fam.signal, go=go, work=fam.work, expected=exp.verdict, go_directive=directive,
-                    progress=progress)
+                    progress=progress, profiles=profiles)
     except BuildFailed as exc:
         row.status = row.verdict = "unsupported"
         row.note = f"does not build with {go.version}: {_compiler_says(exc)}"
@@ -208,6 +214,8 @@ def _version_run(fam: Family, variant: str, release: str, limits: Limits, out: P
     row.rates = {name: v.get("rate_per_s") for name, v in r.signals.items()}
     if r.work_rate_per_s:
         row.per_request = r.rate_per_s / r.work_rate_per_s
+    if profiles and r.leak_profile is not None:
+        row.leak_profile = {k: r.leak_profile.get(k) for k in ("available", "total", "sites")}
     return row
 
 
@@ -303,6 +311,35 @@ def versions_table(rows: Sequence[VersionRun]) -> str:
             cells.append("; ".join(shown) or "-")
         lines.append(f"| {fam} | {variant} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def costs_table(rows: Sequence[VersionRun]) -> str:
+    """What one unit of work leaves behind in each leaky program, per Go version (bytes per request for
+    the heap: a sync.Map entry before and after Go 1.24's rewrite, a timer before and after 1.23)."""
+    leaky = [r for r in rows if r.variant == "leaky" and r.status == "measured"]
+    gos = list(dict.fromkeys(r.go_version for r in leaky))
+    lines = ["| family | kept per request | " + " | ".join(gos) + " |", "|---|---|" + "---|" * len(gos)]
+    for fam in dict.fromkeys(r.family for r in leaky):
+        sig = SIGNALS[get_family(fam).signal]
+        on = {r.go_version: r for r in leaky if r.family == fam}
+        digits = 1 if sig.unit == "B" else 2
+        cells = [sig.amount(on[g].per_request, digits) if g in on and math.isfinite(on[g].per_request) else "-"
+                 for g in gos]
+        lines.append(f"| {fam} | {sig.label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def leak_profile_lines(rows: Sequence[VersionRun]) -> str:
+    """What the goroutine leak profile said about the goroutine family on each version, one line each."""
+    out = []
+    for r in rows:
+        if r.leak_profile is None:
+            continue
+        lp = r.leak_profile
+        said = (f"{lp['total']:,} leaked goroutines" + (f", at {lp['sites'][0]['site']}" if lp.get("sites") else "")
+                if lp.get("available") else "no leak profile on this toolchain")
+        out.append(f"- {r.family}/{r.variant} on {r.go_version}: {said}\n")
+    return "".join(out)
 
 
 def plot_versions(rows: Sequence[VersionRun], family: str) -> Figure:
@@ -468,3 +505,31 @@ def save_versions(rows: Sequence[VersionRun], checks: Sequence[dict] = (), path:
     families = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                 "results": [r.as_dict() for r in rows], "checks": list(checks)}
     return write_claims([], path, families=families)
+
+
+def saved_versions(path: Path | None = None) -> tuple[dict, list[VersionRun]]:
+    """The families-by-version table kept in docs/claims.json by :func:`save_versions`: its header
+    (date, checks) and its rows. No Go is run."""
+    from .claims import claims_json
+
+    path = Path(path) if path is not None else claims_json()
+    doc = json.loads(path.read_text()).get("families") if path.is_file() else None
+    if not doc:
+        raise BadParameter(f"{path} holds no families-by-version table: run `leaklab matrix all --save` first")
+    doc = dict(doc)
+    return doc, [VersionRun.from_dict({k: v for k, v in r.items() if k != "as_expected"}) for r in doc.pop("results")]
+
+
+class VersionsView:
+    """The saved families-by-version tables, shown as markdown in a notebook (``str()`` gives the text)."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.header, self.rows = saved_versions(path)
+
+    def _repr_markdown_(self) -> str:
+        return (f"Measured on {self.header.get('date', '?')[:10]}.\n\n" + versions_table(self.rows)
+                + "\nKept per request by each leaky program:\n\n" + costs_table(self.rows)
+                + ("\nThe goroutine leak profile:\n\n" + leak_profile_lines(self.rows)
+                   if leak_profile_lines(self.rows) else ""))
+
+    __str__ = __repr__ = _repr_markdown_
