@@ -1,11 +1,14 @@
 """Every family, both ways, on real runs: the leaky variant is flagged and the fixed one cleared."""
 
 import json
+import time
 from pathlib import Path
 
 import pytest
 
-from leaklab import Limits, families, load_result, run_family
+from leaklab import Limits, families, load_result, run_family, run_program
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 LIMITS = Limits(duration_s=3.5, interval_s=0.05, warmup_s=1)
 
@@ -64,3 +67,25 @@ def test_the_work_rate_skips_samples_taken_before_the_counter_existed():
     samples = Samples(columns={"t": t, "expvar.leaklab_iterations": np.array([np.nan, 10, 30, 50])}, start={},
                       ended=True)
     assert _work_rate(samples, "leaklab_iterations") == 20
+
+
+@pytest.mark.slow
+def test_the_next_run_removes_the_folder_a_run_killed_outright_left(tmp_path):
+    import subprocess
+    import sys
+    from leaklab.stopping import wait_ended
+    import psutil
+    cli = subprocess.Popen([sys.executable, "-m", "leaklab.cli", "run", "--program", str(FIXTURES / "heap_leak"),
+                            "--duration", "60", "--out", str(tmp_path)], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not (left := list(tmp_path.glob("program-heap_leak/.program.partial-*/samples.jsonl"))):
+        assert cli.poll() is None and time.monotonic() < deadline, "the run never started"
+        time.sleep(0.02)
+    family = psutil.Process(cli.pid).children(recursive=True)
+    cli.kill()  # SIGKILL: no finally runs, the hidden folder stays
+    cli.wait()
+    assert not wait_ended(family, within=5), "the program outlived leaklab"
+    assert left[0].parent.is_dir()
+    run_program(FIXTURES / "heap_leak", limits=Limits(duration_s=3, warmup_s=1), out=tmp_path)
+    assert not left[0].parent.exists() and not list(tmp_path.glob("program-heap_leak/.*.partial-*"))

@@ -89,12 +89,13 @@ def test_the_notebook_solution_is_the_hidden_solution(path):
 
 # --- the labs pages ---------------------------------------------------------------------------------------------
 
-PAGES = sorted(workshop.labs_dir().glob("[0-9][0-9]-*.md"))
+# One page per family; 06-your-program.md (leaklab run --program) belongs to no family and quotes no claims.
+PAGES = sorted(p for p in workshop.labs_dir().glob("[0-9][0-9]-*.md") if p.stem != "06-your-program")
 
 
 def test_the_claims_on_the_pages_are_the_ones_the_lab_measured():
     made = workshop.pages_with_claims()
-    assert sorted(made) == PAGES and len(PAGES) == len(workshop.families())
+    assert set(PAGES) <= set(made) and len(PAGES) == len(workshop.families())
     for page, text in made.items():
         assert page.read_text() == text, f"{page.name}: run `make labs-claims` and commit it (docs/claims.json changed)"
 

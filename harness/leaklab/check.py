@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import _json
 from ._exceptions import BadParameter, ProgramFailed
 from .paths import content
 from .cases import Family, get_family
@@ -356,12 +357,11 @@ def cmd_check(args) -> int:
 
     The family and the folder are checked before anything is printed or built.
     """
-    import json
     import sys
 
     fam, path = validate(args.family, args.path)
     where = args.path or f"the starter of {fam.name}"
     print(f"leaklab: building {where} and running it for {args.limits.duration_s:g} s...", file=sys.stderr)
     report = check(fam.name, path, limits=args.limits, out=args.out, more=getattr(args, "hint", False))
-    print(json.dumps(report.as_dict(), indent=2) if args.json else format_report(report))
+    print(_json.dumps({"results": [report.as_dict()]}, indent=2) if args.json else format_report(report))
     return 0 if report.passed else 1

@@ -138,6 +138,8 @@ def _parser() -> argparse.ArgumentParser:
     chk = sub.add_parser("check", help="check your fix of an exercise (labs/exercises/FAMILY); exit 0 when fixed")
     chk.add_argument("family", help="a family from `leaklab list`")
     chk.add_argument("--path", type=Path, metavar="DIR", help="folder of your main.go (default: the starter)")
+    chk.add_argument("--hint", action="store_true", help="give the second hint at once (it comes by itself when the "
+                     "same program still leaks on the next check)")
     _add_run_options(chk)
     ws = sub.add_parser("workshop", help="classroom runs of every family, then slides and a handout (workshop/)")
     ws.add_argument("--family", action="append", help="only this family (repeatable; default: all)")
@@ -304,7 +306,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err.print(f"[bold red]leaklab: error:[/] {escape(str(exc))}", highlight=False)
         return 2
     except KeyboardInterrupt as exc:
-        _err.print(f"leaklab: {str(exc) or 'interrupted'}; every program the lab was watching was stopped")
+        _err.print(f"leaklab: {str(exc) or 'interrupted'}; every program the lab was watching was stopped",
+                   soft_wrap=True, highlight=False)
         return 128 + stopping.signum_of(exc)
 
 

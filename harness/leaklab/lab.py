@@ -17,7 +17,6 @@ import os
 import platform
 import signal as signal_module
 import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from .testloop import ITERATIONS, build_test, run_arguments
 from .profiles import diagnosis_fields, leak_profile_env
 from .probe import Samples, SampleStream
 from .run import DEFAULT_OUT, Limits, Outcome, execute
+from .runfolder import clean_stale_partials, partial_folder
 from .toolchain import GoToolchain, find_go
 from .verdict import Judgement, Sequential, SignalVerdict, explain, judge_samples, signal_points
 
@@ -245,7 +245,8 @@ def measure(package: Path, family: str, variant: str, *, limits: Limits = Limits
     env = env or {}
     final = out / family / variant
     final.parent.mkdir(parents=True, exist_ok=True)
-    run_dir = Path(tempfile.mkdtemp(prefix=f".{variant}.partial-", dir=final.parent))
+    clean_stale_partials(final.parent)  # what runs killed outright left here (leaklab.runfolder)
+    run_dir = partial_folder(final.parent, variant)
     try:
         # GODEBUG is for the program: the go command is a Go program too, and must not get it.
         build_env = {k: v for k, v in env.items() if k != "GODEBUG"}
