@@ -24,7 +24,7 @@ from .run import DEFAULT_OUT, Limits
 # The commands' modules (numpy, scipy, matplotlib, nbconvert behind them) are imported when a command
 # needs them, so `leaklab list` and `leaklab --help` start at once.
 _DEFAULT_REPORT = Path("reports")
-_MATRIX_VERSIONS = ("1.22", "1.26", "1.27")
+_MATRIX_VERSIONS = ("1.22", "1.24", "1.26", "1.27")
 _MATRIX_GODEBUG = "asynctimerchan=1"
 
 __all__ = ["main"]
