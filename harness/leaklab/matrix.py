@@ -21,6 +21,7 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 from matplotlib.figure import Figure
 
 from . import _json
@@ -342,6 +343,16 @@ def leak_profile_lines(rows: Sequence[VersionRun]) -> str:
     return "".join(out)
 
 
+def _judged_curve(samples, signal: str):
+    """The curve the verdict reads: for the heap, the live heap each GC measured (the samples at which the GC
+    count went up); for the other signals, every sample."""
+    if signal == "heap_bytes" and {"gc_cycles", "live_bytes"} <= samples.columns.keys():
+        cycles = samples["gc_cycles"]
+        new = np.r_[False, cycles[1:] > cycles[:-1]]
+        return samples.t[new], samples["live_bytes"][new]
+    return samples.t, samples[signal]
+
+
 def plot_versions(rows: Sequence[VersionRun], family: str) -> Figure:
     """One family's signal on every Go version on the same axes: leaky in orange, fixed in blue."""
     fam = get_family(family)
@@ -351,9 +362,9 @@ def plot_versions(rows: Sequence[VersionRun], family: str) -> Figure:
     gos = list(dict.fromkeys(r.go_version for r in rows if r.family == family))
     styles = ["-", "--", "-.", ":"]
     for r in (r for r in rows if r.family == family and r.status == "measured"):
-        samples = read_samples(Path(r.run_dir) / "samples.jsonl")
+        t, y = _judged_curve(read_samples(Path(r.run_dir) / "samples.jsonl"), fam.signal)
         colour = COLOURS.get(r.instead_of or r.variant, "#999999")
-        ax.plot(samples.t, samples[fam.signal] / sig.scale, styles[gos.index(r.go_version) % len(styles)], lw=1.8,
+        ax.plot(t, y / sig.scale, styles[gos.index(r.go_version) % len(styles)], lw=1.8, marker=".", ms=3,
                 color=colour, label=f"{r.variant} on {r.go_version}: {r.verdict} ({sig.rate(r.rate_per_s)})")
     others = [f"{r.variant} on {r.go_version}: {r.note}" for r in rows if r.family == family and r.status != "measured"]
     ax.set_xlabel("time since the program started (s)")
