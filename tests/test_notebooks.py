@@ -1,8 +1,10 @@
+import os
 import json
 import re
 import shutil
 import subprocess
 import sys
+from unittest import mock
 
 import nbformat
 import psutil
@@ -154,6 +156,7 @@ def test_a_notebook_that_raises_fails_with_the_cells_output_while_the_others_fin
 
 _AT_ONCE = """
 import sys
+from unittest import mock
 from pathlib import Path
 from leaklab.notebooks import execute
 execute(Path(sys.argv[1]), Path(sys.argv[2]), {"out": sys.argv[3]}, timeout=60)
@@ -308,3 +311,19 @@ def test_a_kernel_that_dies_leaves_no_program_behind_and_fails_in_one_message(tm
     assert not wait_ended(orphan, within=10), "the program the dead kernel started is still running"
     assert not tagged.left_behind(within=10)
     assert not list(tagged.tmp.iterdir()), "a temporary folder of the lab's was left behind"
+
+
+@pytest.mark.slow
+def test_a_notebook_run_by_hand_shows_the_running_program_and_keeps_its_last_picture(tmp_path):
+    # Papermill run directly (not by leaklab report, which sets LEAKLAB_BATCH): the live figure is shown and
+    # updated while the programs run, and the executed notebook keeps its last state.
+    import papermill
+    env = {k: v for k, v in os.environ.items() if k != "LEAKLAB_BATCH"}
+    out = tmp_path / "timer.ipynb"
+    with mock.patch.dict(os.environ, env, clear=True):
+        papermill.execute_notebook(str(notebooks.notebooks_dir() / "02-timer.ipynb"), str(out), kernel_name="leaklab",
+                                   parameters={"out": str(tmp_path / "runs"), "duration": 6.0},
+                                   cwd=str(notebooks.notebooks_dir()), progress_bar=False, execution_timeout=240)
+    cell = next(c for c in nbformat.read(out, as_version=4).cells if "run_family" in c.source)
+    pictures = [o for o in cell.outputs if o.output_type == "display_data" and "image/png" in o.data]
+    assert len(pictures) == 1, "one live picture, updated in place"

@@ -17,6 +17,7 @@ import contextlib
 import ctypes
 import datetime
 import html
+import io
 import json
 import math
 import numbers
@@ -82,9 +83,55 @@ def _limits(duration: float, interval: float, warmup: float) -> Limits:
 def run_family(name: str, *, duration: float = 4.0, interval: float = 0.05, warmup: float = 1.0,
                out: str | Path = "runs") -> list[Result]:
     """Run a family's leaky and fixed variants and record what was measured in ``OUT/<family>/measured.json``."""
-    results = _run_family(name, limits=_limits(duration, interval, warmup), out=Path(out), profiles=True)
+    results = _run_family(name, limits=_limits(duration, interval, warmup), out=Path(out), profiles=True,
+                          live=_live_figure())
     record(results)
     return results
+
+
+def _live_figure():
+    """In a notebook run by hand, a figure of the running program's signal, redrawn once a second; in a
+    batch run (``leaklab report``, papermill under it: $LEAKLAB_BATCH) or outside a kernel, nothing."""
+    if os.environ.get("LEAKLAB_BATCH"):
+        return None
+    try:
+        from IPython import get_ipython
+        from IPython.display import Image, display
+    except ImportError:
+        return None
+    if get_ipython() is None or not hasattr(get_ipython(), "kernel"):
+        return None
+    from matplotlib.figure import Figure
+
+    from .plot import COLOURS
+    fig = Figure(figsize=(7, 2.4), layout="constrained")
+    ax = fig.subplots()
+    handle = display(Image(data=_png(fig)), display_id=True)
+    drawn = [0.0]
+
+    def draw(view) -> None:
+        if time.monotonic() - drawn[0] < 1.0 and not view.decided:
+            return
+        drawn[0] = time.monotonic()
+        sig = SIGNALS[view.signal]
+        ax.clear()
+        colour = COLOURS.get(view.label.rsplit("/", 1)[-1], "#555555")
+        shown = [v / sig.scale for v in view.recent]
+        ax.plot(shown, color=colour, lw=2)
+        if shown:  # no finer than ten seconds of growth at the threshold: noise on a flat curve looks flat
+            ax.set_ylim(min(shown), max(max(shown), min(shown) + 10 * sig.min_rate / sig.scale) * 1.02)
+        ax.set_title(f"{view.label}, {sig.label}, after {view.elapsed_s:.1f} s: {view.verdict}"
+                     + (f", {sig.rate(view.rate_per_s)}" if math.isfinite(view.rate_per_s) else ""), loc="left")
+        ax.set_xlabel("its last points (oldest on the left)")
+        ax.set_ylabel(sig.display_unit)
+        handle.update(Image(data=_png(fig)))
+    return draw
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80)
+    return buf.getvalue()
 
 
 def load_results(out: str | Path, name: str) -> list[Result] | None:
@@ -386,7 +433,7 @@ class _Worker:
                "timeout": timeout}
         (self.folder / "job.json").write_text(json.dumps(job))
         package_home = str(Path(__file__).resolve().parents[1])  # the worker imports this very leaklab
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_home, os.environ.get("PYTHONPATH")]))}
+        env = {**os.environ, "LEAKLAB_BATCH": "1", "PYTHONPATH": os.pathsep.join(filter(None, [package_home, os.environ.get("PYTHONPATH")]))}
         try:
             with open(self.folder / "worker.log", "wb") as log:
                 self.popen = subprocess.Popen([sys.executable, "-c", _WORKER, str(self.folder)], stdin=subprocess.PIPE,
