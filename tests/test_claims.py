@@ -319,3 +319,28 @@ def test_the_families_section_lists_each_version_and_the_checks(tmp_path):
     assert "| `go build -asan` | cgo/leaky | 1,024 bytes leaked in 1 allocations |" in md
     again = write_claims([_on("go1.22.10")], tmp_path / "claims.json").read_text()  # kept when not given
     assert "| cgo | leaky | leak +13.35 MiB/s |" in again
+
+
+@pytest.fixture(scope="module")
+def old_findings(tmp_path_factory):
+    """Every claim measured on Go 1.22 (fetched once and cached): the timers and sync.Map of before."""
+    return {f.claim_id: f for f in run_claims(limits=LIMITS, out=tmp_path_factory.mktemp("claims-1.22"),
+                                              versions=["1.22"])}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # the fixture: every claim's runs on Go 1.22, builds included
+@pytest.mark.parametrize("claim_id", [c.id for c in CLAIMS])
+def test_claim_measured_as_expected_on_go_1_22(old_findings, claim_id):
+    f = old_findings[claim_id]
+    assert f.go_version.startswith("go1.22.") and f.as_expected, f"{claim_id}: {f.verdict}, expected {f.expected}: " \
+        f"{f.measured}"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_the_unstopped_ticker_leaks_on_go_1_22_only_by_default(old_findings):
+    cells = old_findings["ticker-time-after"].numbers["cells"]
+    assert [(c["godebug"], c["verdict"] or c["status"]) for c in cells] == \
+        [("", "leak"), ("asynctimerchan=1", "not applicable")]
+    assert old_findings["ticker-time-after"].verdict == "confirmed"
