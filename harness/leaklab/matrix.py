@@ -36,7 +36,7 @@ from .toolchain import fetch_go
 __all__ = ["Cell", "DEFAULT_GODEBUG", "DEFAULT_VERSIONS", "VersionRun", "load_matrix", "load_versions", "matrix_png",
            "plot_matrix", "plot_versions", "run_matrix", "run_versions", "save_versions", "version_checks",
            "versions_png", "versions_table", "costs_table", "leak_profile_lines", "saved_versions",
-           "VersionsView"]
+           "VersionsPicture", "VersionsView"]
 
 #: 1.22: the timers of old; 1.24: Swiss-table maps, the new sync.Map, runtime.AddCleanup; 1.26: the goroutine
 #: leak profile as an experiment, the Green Tea GC; 1.27: asynctimerchan removed, the leak profile by default.
@@ -544,3 +544,20 @@ class VersionsView:
                    if leak_profile_lines(self.rows) else ""))
 
     __str__ = __repr__ = _repr_markdown_
+
+
+class VersionsPicture:
+    """A family's saved version picture (``docs/img/matrix-<family>.png``), shown as PNG in a notebook."""
+
+    def __init__(self, family: str, path: Path | None = None) -> None:
+        from .claims import claims_json
+
+        self.path = (Path(path) if path is not None else claims_json()).parent / "img" / f"matrix-{family}.png"
+        if not self.path.is_file():
+            raise BadParameter(f"no picture at {self.path}: run `leaklab matrix all --save` first")
+
+    def _repr_png_(self) -> bytes:
+        return self.path.read_bytes()
+
+    def __repr__(self) -> str:
+        return f"<picture {self.path}>"
