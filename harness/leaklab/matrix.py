@@ -144,7 +144,7 @@ class VersionRun:
     go: str  # the release asked for, e.g. "1.22"
     go_version: str  # the toolchain used, e.g. "go1.22.10"
     go_directive: str
-    status: str  # "measured" or "unsupported"
+    status: str  # "measured", "unsupported" (does not build) or "failed" (crashed, hung: see note and run_dir)
     expected: str
     verdict: str = ""
     signal: str = ""
@@ -209,6 +209,10 @@ def _version_run(fam: Family, variant: str, release: str, limits: Limits, out: P
     except BuildFailed as exc:
         row.status = row.verdict = "unsupported"
         row.note = f"does not build with {go.version}: {_compiler_says(exc)}"
+        return row
+    except ProgramFailed as exc:  # a crash is a finding of this cell, not the end of the whole matrix
+        row.status = row.verdict = "failed"
+        row.run_dir, row.note = exc.run_dir or "", str(exc).splitlines()[0]
         return row
     row.verdict, row.rate_per_s, row.unit, row.run_dir, row.note = r.verdict, r.rate_per_s, r.unit, r.run_dir, r.reason
     row.work_rate_per_s, row.decided_after_s, row.stopped = r.work_rate_per_s, r.decided_after_s, r.stopped
@@ -303,7 +307,7 @@ def versions_table(rows: Sequence[VersionRun]) -> str:
         for go in gos:
             shown = []
             for r in (r for r in rows if r.go_version == go and r.family == fam and variant in (r.variant, r.instead_of)):
-                text = r.verdict if r.status == "measured" else f"unsupported ({r.note.split(': ', 1)[-1]})"
+                text = r.verdict if r.status == "measured" else f"{r.status} ({r.note.split(': ', 1)[-1]})"
                 if r.status == "measured":
                     text += f" {SIGNALS[r.signal].rate(r.rate_per_s)}"
                 if r.instead_of:
