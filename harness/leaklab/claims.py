@@ -443,7 +443,14 @@ def run_claims(ids: Sequence[str] = (), *, limits: Limits = Limits(duration_s=4,
             ctx = _Context(go=tool, limits=limits, out=Path(out) / f"claims-{tool.version}", versions=[release],
                            cases=cases)
             findings += [evaluate(claim, claim.run(ctx), tool.version) for claim in chosen]
-    return findings
+    return _ordered(findings, local.version)
+
+
+def _ordered(findings: Sequence[Finding], installed: str) -> list[Finding]:
+    """In claim order; a claim's findings in Go version order, the installed Go's last (its main one)."""
+    order = {c.id: i for i, c in enumerate(CLAIMS)}
+    return sorted(findings, key=lambda f: (order.get(f.claim_id, len(order)), f.go_version == installed,
+                                           _go_key(f.go_version)))
 
 
 def _toolchain(release: str, local: GoToolchain) -> GoToolchain:
@@ -594,10 +601,8 @@ def write_claims(findings: Sequence[Finding], path: Path | None = None, families
     saved = json.loads(path.read_text()) if path.is_file() else {}
     kept = [f for f in load_findings(path) if (f.claim_id, f.go_version) not in fresh] if path.is_file() else []
     families = families if families is not None else saved.get("families")
-    order = {c.id: i for i, c in enumerate(CLAIMS)}
     installed = _installed_version()
-    findings = sorted([*kept, *findings], key=lambda f: (order.get(f.claim_id, len(order)),
-                                                         f.go_version == installed, _go_key(f.go_version)))
+    findings = _ordered([*kept, *findings], installed)
     doc = {"findings": [dataclasses.asdict(f) for f in findings], **({"families": families} if families else {})}
     path.write_text(_json.dumps(doc, indent=2, default=str))
     versions = sorted({f.go_version for f in findings}
