@@ -523,7 +523,8 @@ def versions_markdown(findings: Sequence[Finding]) -> str:
         if len(group) < 2:
             continue
         parts.append(f"**{group[-1].claim}**\n\n" + "".join(
-            f"- {f.go_version}: {_mark(f)}: {f.measured}\n" for f in sorted(group, key=lambda f: _go_key(f.go_version))))
+            f"- {f.go_version}: {_mark(f)}: {f.measured}\n"
+            for f in sorted(group, key=lambda f: _go_key(f.go_version))))
     return "\n".join(parts)
 
 
@@ -556,15 +557,19 @@ def table(path: Path | None = None, family: str | None = None) -> ClaimsTable:
 
 
 def _timer_picture(findings: Sequence[Finding], img: Path) -> Path | None:
-    """Redraw the timer matrix measured with these findings (every Go version's cells on one plot);
-    None when its run data is not on disk."""
-    timer = sorted((f for f in findings if f.claim_id == "ticker-time-after"), key=lambda f: _go_key(f.go_version))
-    cells = [Cell.from_dict(c) for f in timer for c in f.numbers.get("cells", [])]
-    measured = [c for c in cells if c.status == "measured"]
-    if not measured or not all((Path(c.run_dir) / "samples.jsonl").is_file() for c in measured):
+    """Redraw the timer matrix measured with these findings: every Go version's cells whose run data is
+    still on disk, on one plot (a cell measured on the same toolchain by a later finding replaces it);
+    None when no measured cell's data is on disk."""
+    timer = sorted((f for f in findings if f.claim_id == "ticker-time-after"), key=lambda f: f.date)
+    cells = {(c["go_version"], c["godebug"]): Cell.from_dict(c) for f in timer for c in f.numbers.get("cells", [])}
+    on_disk = [c for c in cells.values() if c.status != "measured" or (Path(c.run_dir) / "samples.jsonl").is_file()]
+    shown = sorted(on_disk, key=lambda c: (_go_key(c.go_version), c.godebug))
+    if not any(c.status == "measured" for c in shown):
         return None
-    return matrix_png(cells, img / "matrix-timer-classic.png", get_family("timer").signal,
-                      f"timer/classic across Go versions, measured {timer[-1].date} by `leaklab claims`")
+    dates = sorted({f.date for f in timer})
+    return matrix_png(shown, img / "matrix-timer-classic.png", get_family("timer").signal,
+                      f"timer/classic across Go versions, measured {' to '.join(dict.fromkeys([dates[0], dates[-1]]))} "
+                      "by `leaklab claims`")
 
 
 def _bench_caption(png: Path) -> str:
@@ -657,7 +662,8 @@ def _families_section(families: dict, docs: Path) -> str:
                  + "|---|---|" + "---|" * len(dict.fromkeys(c["go_version"] for c in checks)) + "\n")
         gos = list(dict.fromkeys(c["go_version"] for c in checks))
         for check, fam, variant in dict.fromkeys((c["check"], c["family"], c["variant"]) for c in checks):
-            on = {c["go_version"]: c for c in checks if (c["check"], c["family"], c["variant"]) == (check, fam, variant)}
+            on = {c["go_version"]: c for c in checks
+                  if (c["check"], c["family"], c["variant"]) == (check, fam, variant)}
             cells = " | ".join((on[g]["found"].replace("|", "\\|") if on[g]["available"] else "-") if g in on else "-"
                                for g in gos)
             text += f"| `{check}` | {fam}/{variant} | {cells} |\n"

@@ -306,7 +306,8 @@ def versions_table(rows: Sequence[VersionRun]) -> str:
         cells = []
         for go in gos:
             shown = []
-            for r in (r for r in rows if r.go_version == go and r.family == fam and variant in (r.variant, r.instead_of)):
+            for r in (r for r in rows
+                      if r.go_version == go and r.family == fam and variant in (r.variant, r.instead_of)):
                 text = r.verdict if r.status == "measured" else f"{r.status} ({r.note.split(': ', 1)[-1]})"
                 if r.status == "measured":
                     text += f" {SIGNALS[r.signal].rate(r.rate_per_s)}"
