@@ -1,4 +1,5 @@
-# Go Leak Lab. `make lab` runs everything; `make test` runs the test suite. Both set up first.
+# Go Leak Lab. `make lab` runs everything; `make test` runs the lint and the test suite (`make test-fast`: without
+# the tests that run Go programs). All set up first.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -9,7 +10,7 @@ REPORT ?= reports
 # The longest each program runs in `make lab` (1 s of warm-up; runs stop once their verdict is certain).
 LAB_DURATION ?= 6
 
-.PHONY: setup lab test clean workshop exercises labs-img labs-claims
+.PHONY: setup lab lint test test-fast clean workshop exercises labs-img labs-claims
 
 setup: $(VENV)/.installed
 
@@ -29,8 +30,17 @@ $(VENV)/.installed: pyproject.toml
 lab: setup
 	$(BIN)/leaklab report --out $(OUT) --report $(REPORT) --duration $(LAB_DURATION)
 
-test: setup
+# ruff (pyflakes, import order, bugbear) and mypy, configured in pyproject.toml.
+lint: setup
+	$(BIN)/ruff check
+	$(BIN)/mypy
+
+test: lint
 	$(BIN)/pytest
+
+# The tests that run no Go program (under 30 s), after the lint.
+test-fast: lint
+	$(BIN)/pytest -m "not slow"
 
 # For an instructor: classroom-length runs of every family, then workshop/slides.html (reveal.js, works
 # offline) and workshop/handout.html (agenda and verdict table, one printed page).
@@ -50,4 +60,4 @@ labs-claims: setup
 	$(BIN)/python -c "from leaklab.workshop import update_claims; print(*update_claims(), sep='\n')"
 
 clean:
-	rm -rf $(OUT) $(REPORT) .pytest_cache
+	rm -rf $(OUT) $(REPORT) .pytest_cache .mypy_cache .ruff_cache

@@ -9,13 +9,31 @@ from pathlib import Path
 import psutil
 import pytest
 
-from leaklab.probe import SIGNALS
-
 from leaklab import LeakLabError, Limits, get_family, run_family
-from leaklab.diagnose import (_run_briefly, asan_leaks, c_allocations, cgocheck_demo, check_finalizers,
-                              diagnosis_tables, leak_profile_blind_spots, report, vet)
-from leaklab.profiles import (DiagnosisMissing, Frame, _parse_goroutines, _window, diagnose, goroutine_groups,
-                              heap_growth, leak_profile, leak_profile_env, leak_profile_supported)
+from leaklab.diagnose import (
+    _run_briefly,
+    asan_leaks,
+    c_allocations,
+    cgocheck_demo,
+    check_finalizers,
+    diagnosis_tables,
+    leak_profile_blind_spots,
+    report,
+    vet,
+)
+from leaklab.probe import SIGNALS
+from leaklab.profiles import (
+    DiagnosisMissing,
+    Frame,
+    _parse_goroutines,
+    _window,
+    diagnose,
+    goroutine_groups,
+    heap_growth,
+    leak_profile,
+    leak_profile_env,
+    leak_profile_supported,
+)
 from leaklab.toolchain import GoToolchain
 
 from .conftest import FIXTURES

@@ -73,8 +73,10 @@ def test_the_work_rate_skips_samples_taken_before_the_counter_existed():
 def test_the_next_run_removes_the_folder_a_run_killed_outright_left(tmp_path):
     import subprocess
     import sys
-    from leaklab.stopping import wait_ended
+
     import psutil
+
+    from leaklab.stopping import wait_ended
     cli = subprocess.Popen([sys.executable, "-m", "leaklab.cli", "run", "--program", str(FIXTURES / "heap_leak"),
                             "--duration", "60", "--out", str(tmp_path)], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)

@@ -1,5 +1,5 @@
-import os
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -12,8 +12,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from leaklab import BadParameter, notebooks
-from leaklab.stopping import wait_ended
 from leaklab.cases import cases_dir, families, get_family
+from leaklab.stopping import wait_ended
 
 NOTEBOOKS = sorted(notebooks.notebooks_dir().glob("*.ipynb"))
 

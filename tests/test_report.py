@@ -15,9 +15,9 @@ from PIL import Image
 from leaklab import report
 from leaklab._exceptions import BadParameter
 from leaklab.cases import families
-from leaklab.run import Limits
 from leaklab.notebooks import notebook_paths
 from leaklab.plot import COLOURS
+from leaklab.run import Limits
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]

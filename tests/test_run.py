@@ -1,8 +1,8 @@
 """Runs end cleanly whatever the program does: cap, crash, silence, hang, Ctrl-C."""
 
 import dataclasses
-import os
 import json
+import os
 import signal
 import subprocess
 import sys

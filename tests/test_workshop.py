@@ -288,7 +288,7 @@ def test_the_handout_has_a_cheat_sheet_page_in_the_lab_colours(deck):
     page = made["handout.html"].read_text()
     sheet = page[page.index('<section class="cheat">'):]
     assert "page-break-before:always" in page and "break-before:page" in page
-    for family, _, _, fix, _ in workshop.CHEAT_SHEET:
+    for family, _, _, _, _ in workshop.CHEAT_SHEET:
         assert f"<b>{family}</b>" in sheet
     assert "AddCleanup" in sheet and "C.free" in sheet and "t.Stop()" in sheet
     for command, _ in workshop.COMMANDS:

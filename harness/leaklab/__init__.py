@@ -7,8 +7,16 @@ from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-from ._exceptions import (BadParameter, BuildFailed, GoNotFound, GoTooOld, LabContentMissing, LeakLabError,
-                          ProgramFailed, UnknownFamily)
+from ._exceptions import (
+    BadParameter,
+    BuildFailed,
+    GoNotFound,
+    GoTooOld,
+    LabContentMissing,
+    LeakLabError,
+    ProgramFailed,
+    UnknownFamily,
+)
 from .cases import Family, families, get_family
 from .run import Limits
 

@@ -27,14 +27,15 @@ import math
 import shutil
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from . import _json
 from ._exceptions import BadParameter, ProgramFailed
-from .paths import content
 from .cases import Family, get_family
 from .lab import PROGRAM_SIGNALS, Result, measure
+from .paths import content
 from .plot import plot_family, save_png
 from .probe import SIGNALS, read_samples
 from .run import Limits
@@ -314,7 +315,7 @@ def check(family: str, path: Path | None = None, *, limits: Limits = Limits(), o
     """
     fam, path = validate(family, path)
     out = Path(out)
-    base = dict(family=fam.name, path=str(path), expected_work_rate=fam.work_rate)
+    base: dict[str, Any] = dict(family=fam.name, path=str(path), expected_work_rate=fam.work_rate)
     try:
         result = measure(path, fam.name, variant, limits=limits, out=out, signal=fam.signal, go=go,
                          expected="flat", work=fam.work, progress=progress)

@@ -12,9 +12,8 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.live import Live
-from rich.table import Table
-
 from rich.markup import escape
+from rich.table import Table
 
 from . import __version__, stopping
 from ._exceptions import GoNotFound, GoTooOld, LeakLabError

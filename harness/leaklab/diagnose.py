@@ -21,8 +21,19 @@ from .build import build
 from .cases import Family, cases_dir, get_family
 from .lab import measure
 from .probe import SIGNALS, read_samples
-from .profiles import (LEAK_PROFILE_MISSES, Diagnosis, DiagnosisMissing, Frame, diagnose, diagnosis_fields,
-                       goroutine_groups, heap_growth, leak_profile, leak_profile_env, leak_profile_supported)
+from .profiles import (
+    LEAK_PROFILE_MISSES,
+    Diagnosis,
+    DiagnosisMissing,
+    Frame,
+    diagnose,
+    diagnosis_fields,
+    goroutine_groups,
+    heap_growth,
+    leak_profile,
+    leak_profile_env,
+    leak_profile_supported,
+)
 from .run import Limits, execute
 from .toolchain import GoToolchain, find_go
 
@@ -65,7 +76,7 @@ def _briefly(seconds: float) -> Limits:
 
 
 def _run_briefly(package: Path, limits: Limits, *, go: GoToolchain, build_env: dict[str, str] | None = None,
-                 run_env: dict[str, str] | None = None, backstop: bool = True) -> tuple[int, str]:
+                 run_env: dict[str, str] | None = None, backstop: bool = True) -> tuple[int | None, str]:
     """Build ``package`` (probe included) and run it under ``limits``: the probe makes it exit after
     ``limits.duration_s``. Returns its exit status and what it wrote on stderr."""
     with tempfile.TemporaryDirectory(prefix="leaklab-check-") as tmp:
@@ -136,7 +147,8 @@ def c_allocations(package: Path) -> list[dict]:
     for path in sorted(Path(package).glob("*.go")):
         if path.name.endswith("_test.go"):
             continue
-        func, body = "", []
+        func = ""
+        body: list[tuple[int, str]] = []
         for no, line in enumerate(path.read_text().splitlines() + ["func _end"], 1):
             m = _FUNC.match(line)
             if m:
@@ -188,7 +200,7 @@ def leak_profile_blind_spots(*, out: Path | None = None, seconds: float = 2.0,
             out=Path(out or tmp)), cases))
     found = []
     for (name, _), r in zip(cases, runs, strict=True):
-        top = next((g for g in r.top_goroutines or [] if g["function"] != "main.main"), {})
+        top: dict = next((g for g in r.top_goroutines or [] if g["function"] != "main.main"), {})
         lp = r.leak_profile or {}
         found.append({"case": name, "group": top.get("fingerprint", ""), "count": top.get("count", 0),
                       "leak_profile_total": lp.get("total", 0), "available": lp.get("available", False)})

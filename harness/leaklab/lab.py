@@ -15,8 +15,8 @@ import json
 import math
 import os
 import platform
-import signal as signal_module
 import shutil
+import signal as signal_module
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -28,11 +28,11 @@ from .build import build
 from .cases import Family, get_family
 from .load import ANSWERED, Load, LoadRun, fill_port, ready_timeout
 from .load import driver as load_driver
-from .testloop import ITERATIONS, build_test, run_arguments
-from .profiles import diagnosis_fields, leak_profile_env
 from .probe import Samples, SampleStream
+from .profiles import diagnosis_fields, leak_profile_env
 from .run import DEFAULT_OUT, Limits, Outcome, execute
 from .runfolder import clean_stale_partials, partial_folder
+from .testloop import ITERATIONS, build_test, run_arguments
 from .toolchain import GoToolchain, find_go
 from .verdict import Judgement, Sequential, SignalVerdict, explain, judge_samples, signal_points
 
@@ -187,7 +187,8 @@ def _load_failure(outcome: Outcome, watch: _Watch, ended: bool, tail: str) -> st
     if outcome.stopped_early or ended:
         return None
     load = watch.load
-    how = (f"was killed by signal {-outcome.returncode}" if (outcome.returncode or 0) < 0
+    assert load is not None  # only a loaded run gets here
+    how = (f"was killed by signal {-(outcome.returncode or 0)}" if (outcome.returncode or 0) < 0
            else f"exited with status {outcome.returncode}")
     if load.ready_t is None:
         return f"the program {how} after {outcome.wall_s:.1f} s, before it answered {', '.join(load.load.urls)}.{words}"
@@ -356,6 +357,7 @@ class _Watch:
 
     def _load_tick(self, elapsed: float) -> None:
         load = self.load
+        assert load is not None  # called only with load
         load.poll()
         if self.problem is None:
             self.problem = load.problem(elapsed, ready_timeout(self.limits.duration_s, self.limits.warmup_s))
@@ -383,6 +385,7 @@ class _Watch:
     def judge(self, samples: Samples, *, final: bool) -> Judgement:
         if self.seq is None:  # a loaded program that never answered: judged as if from its start
             self._plan(self.limits.warmup_s)
+        assert self.seq is not None  # check_limits keeps the warm-up shorter than the run
         return self.seq.look(samples, final=final)
 
     def final(self) -> Samples:

@@ -103,7 +103,7 @@ def check_url(url: str) -> None:
                            f"is not one")
     if PORT not in parts.netloc:
         try:
-            parts.port
+            _ = parts.port  # only for the ValueError a port that is not a number raises
         except ValueError:
             raise BadParameter(f"{url!r} has no valid port; write a number, or {PORT} for one the lab "
                                f"chooses") from None
@@ -188,7 +188,7 @@ class LoadRun:
         self.origin = 0.0
         self.popen: subprocess.Popen | None = None
         self.ready_t: float | None = None
-        self.first_status: dict[str, int] = {}
+        self.first_status: dict[str, int | None] = {}
         self.end: dict | None = None
         self.last_error = ""
         self._t: list[float] = []
@@ -213,6 +213,7 @@ class LoadRun:
         if self.popen is None or self._stopped is not None:
             return
         self._stopped = time.monotonic()
+        assert self.popen.stdin is not None  # started with stdin=PIPE
         try:
             self.popen.stdin.write(b"stop\n")
             self.popen.stdin.close()
@@ -279,7 +280,8 @@ class LoadRun:
     @property
     def counts(self) -> tuple[int, int, int]:
         """Requests sent, answered and failed so far."""
-        return tuple(int(c) for c in self._counts[-1]) if self._counts else (0, 0, 0)
+        sent, answered, failed = self._counts[-1] if self._counts else (0, 0, 0)
+        return int(sent), int(answered), int(failed)
 
     def merge(self, samples: Samples) -> Samples:
         """``samples`` with the load's columns, at each sample's time (0 before the first answer)."""

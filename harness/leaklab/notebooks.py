@@ -37,10 +37,10 @@ import psutil
 
 from . import _json, stopping
 from ._exceptions import BadParameter, Interrupted, LeakLabError
-from .paths import content
 from .cases import Family, expectation, families, get_family
 from .lab import Result, load_result
 from .lab import run_family as _run_family
+from .paths import content
 from .probe import SIGNALS
 from .run import Limits
 
@@ -444,6 +444,7 @@ class _Worker:
 
     def stop(self) -> None:
         """Ask the worker to interrupt its notebook and end."""
+        assert self.popen.stdin is not None  # started with stdin=PIPE
         try:
             self.popen.stdin.write(b"stop\n")
             self.popen.stdin.flush()
@@ -481,6 +482,7 @@ class _Worker:
         """Reap the worker and remove its folder (kernel sockets, connection file, log)."""
         if self.popen.poll() is None:
             self.kill()
+        assert self.popen.stdin is not None  # started with stdin=PIPE
         with contextlib.suppress(OSError):
             self.popen.stdin.close()
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -500,7 +502,9 @@ def _wait_any(workers: Sequence[_Worker], timeout: float) -> list[_Worker]:
 def _execute_in_workers(jobs_to_run: Sequence[tuple[Path, Path]], parameters: Mapping[str, object], timeout: float,
                         jobs: int, progress: Callable[[str], None] | None) -> None:
     """Execute each (notebook, output), at most ``jobs`` at a time; raise the first failure once none is running."""
-    waiting, running, failures = list(jobs_to_run), [], []
+    waiting = list(jobs_to_run)
+    running: list[_Worker] = []
+    failures: list[LeakLabError] = []
     try:
         with stopping.raising():
             while running or (waiting and not failures):
@@ -586,7 +590,9 @@ def _await_stop(orphaned: threading.Event) -> None:
         said = b""
     if not said:
         orphaned.set()
-    signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+    ident = threading.main_thread().ident
+    assert ident is not None  # the main thread has started
+    signal.pthread_kill(ident, signal.SIGINT)
 
 
 def _execute_here(notebook: Path, output: Path, parameters: Mapping[str, object], timeout: float, folder: str) -> None:

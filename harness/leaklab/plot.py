@@ -11,8 +11,8 @@ import copy
 import json
 import math
 import textwrap
-from dataclasses import dataclass
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -103,8 +103,8 @@ def _signal_panel(ax: Axes, runs: Sequence[tuple[Result, Samples]], signal: str,
     ax.set_ylim(bottom=min(0.0, ax.get_ylim()[0]))
     ax.margins(x=0.02)
     ax.grid(alpha=0.3)
-    for result, t, y in ends:
-        _end_label(ax, sig.rate(result.rate_per_s, digits=_digits(signal, 1)), t, y, colour(result.variant),
+    for result, t_end, y_end in ends:
+        _end_label(ax, sig.rate(result.rate_per_s, digits=_digits(signal, 1)), t_end, y_end, colour(result.variant),
                    zorder(result.variant))
 
 
@@ -193,8 +193,8 @@ def plot_overview(results_by_family: Mapping[str, Sequence[Result]]) -> Figure:
     rows = math.ceil((n + 1) / cols) if n >= 3 else 1
     fig = Figure(figsize=(4.2 * cols, 3.4 * rows), layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
-    versions = set()
-    for ax, (family, results) in zip(axes, results_by_family.items()):
+    versions: set[str] = set()
+    for ax, (family, results) in zip(axes, results_by_family.items(), strict=False):
         runs = [(r, _samples(r)) for r in results]
         versions.update(r.go_version for r in results)
         _warmup(ax, results[0], label=False)

@@ -114,7 +114,8 @@ def _read_heap(path: Path, goroot: str) -> tuple[float, Counter, Counter]:
     if not (rate and last_gc):
         raise DiagnosisMissing(f"{path} is not a heap profile in pprof's text form (debug=1)")
     sampling = int(rate[1]) / 2  # the legacy header carries twice runtime.MemProfileRate
-    by_bytes, by_objects = Counter(), Counter()
+    by_bytes: Counter[Frame] = Counter()
+    by_objects: Counter[Frame] = Counter()
     for m, frames in _records(text, _HEAP_RECORD):
         objects, size, site = int(m[1]), int(m[2]), _site(frames, goroot)
         if objects and site is not None:

@@ -19,8 +19,8 @@ from pathlib import Path
 from ._exceptions import LeakLabError
 from .cases import families
 from .lab import Result, check_limits
-from .paths import resource
 from .notebooks import OVERVIEW_RECORD, RECORD, check, execute_all, load_results
+from .paths import resource
 from .run import Limits
 
 __all__ = ["DEFAULT_REPORT", "READING_TAG", "Report", "build_report", "page_name", "reading_svg", "render"]
@@ -99,12 +99,12 @@ def render(executed: Sequence[Path], report: Path, out: Path) -> Path:
     if not executed or page_name(executed[0]) != "index.html":
         raise LeakLabError("the report needs the executed 00-overview notebook (its page is index.html)")
     nbs = [nbformat.read(str(p), as_version=4) for p in executed]
-    pages = [{"href": page_name(p), "title": _title(nb, p)} for p, nb in zip(executed, nbs)]
+    pages = [{"href": page_name(p), "title": _title(nb, p)} for p, nb in zip(executed, nbs, strict=True)]
     report.mkdir(parents=True, exist_ok=True)
     exporter = _exporter()
     wants_reading = any(READING_TAG in c.metadata.get("tags", []) for nb in nbs for c in nb.cells)
     reading = reading_svg(Path(out)) if wants_reading else ""
-    for i, (path, nb) in enumerate(zip(executed, nbs)):
+    for i, (path, nb) in enumerate(zip(executed, nbs, strict=True)):
         lab = {"pages": pages, "current": pages[i]["href"], "footer": _footer(Path(out), path),
                "prev": pages[i - 1] if i > 0 else None, "next": pages[i + 1] if i + 1 < len(pages) else None,
                "reading_svg": reading, "reading_tag": READING_TAG}

@@ -91,7 +91,7 @@ def clean_stale_partials(folder: Path, *, unowned_after_s: float = UNOWNED_AFTER
     until it has been untouched for ``unowned_after_s`` seconds. A folder that does not exist is
     nothing to clean.
     """
-    removed = []
+    removed: list[Path] = []
     try:
         candidates = sorted(p for p in Path(folder).glob(".*.partial-*") if p.is_dir() and not p.is_symlink())
     except OSError:

@@ -42,7 +42,9 @@ class LiveRuns:
     """A rich renderable: the finished runs, a line each, and the running one with its curve."""
 
     def __init__(self, total: int) -> None:
-        self.total, self.done, self.view, self.started = total, [], None, time.monotonic()
+        self.total, self.started = total, time.monotonic()
+        self.done: list[Result] = []
+        self.view: LiveView | None = None
         self.building = ""
 
     def update(self, view: LiveView) -> None:

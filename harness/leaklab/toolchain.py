@@ -99,7 +99,8 @@ def _stop_group(popen: subprocess.Popen) -> None:
         popen.communicate(timeout=5)
     except subprocess.TimeoutExpired:  # a descendant we could not see still holds a pipe: stop reading
         for pipe in (popen.stdout, popen.stderr):
-            pipe.close()
+            if pipe is not None:
+                pipe.close()
         popen.wait()
 
 

@@ -44,6 +44,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -228,7 +229,7 @@ def judge(t: np.ndarray, y: np.ndarray, signal: Signal, warmup_s: float, *, now:
     res = signal.resolution
     fw, fr = _fit(*whole, alpha, res), _fit(*recent, alpha, res)
     judged = int(np.sum((t >= warmup_s) & (t <= now)))
-    base = dict(signal=signal.name, unit=signal.unit, window_s=max(window, 0.0), samples=judged,
+    base: dict[str, Any] = dict(signal=signal.name, unit=signal.unit, window_s=max(window, 0.0), samples=judged,
                 start=float(whole[1][0]) if len(whole[1]) else math.nan,
                 end=float(whole[1][-1]) if len(whole[1]) else math.nan)
     growth = float(np.median(recent[1]) - whole[1][0]) if len(recent[1]) and len(whole[1]) else 0.0

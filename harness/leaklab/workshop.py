@@ -25,16 +25,20 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ._exceptions import BadParameter, LeakLabError
-from .paths import content
 from .cases import families, get_family
 from .lab import Result, run_family
 from .notebooks import execute
 from .notebooks import load_results as _family_results
+from .paths import content
 from .plot import COLOURS, plot_family, plot_overview, save_png
 from .probe import SIGNALS
 from .run import Limits
+
+if TYPE_CHECKING:  # rich is imported when a progress bar is made
+    from rich.progress import Progress, TaskID
 
 __all__ = ["AGENDA", "CHEAT_SHEET", "COMMANDS", "labs_dir", "WORKSHOP_LIMITS", "SlidesUnavailable", "Agenda",
            "VerdictTable", "WorkshopProgress", "agenda", "reading_figure", "load_results", "prepare_exercises", "render_handout",
@@ -387,7 +391,9 @@ class WorkshopProgress:
 
         self.runs, self.limits, self.console = runs, limits, console or Console(stderr=True)
         self.total = limits.duration_s * (runs + sum(_AFTER_RUNS.values()))
-        self.done, self.current, self.count, self.bar, self.task = 0.0, "", 0, None, None
+        self.done, self.current, self.count = 0.0, "", 0
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
 
     def __enter__(self) -> WorkshopProgress:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -412,7 +418,7 @@ class WorkshopProgress:
         if name != self.current:
             self.current, self.count = name, self.count + 1
             self._say(f"running {name} ({self.count} of {self.runs})")
-        if self.bar is not None:
+        if self.bar is not None and self.task is not None:
             self.bar.update(self.task, completed=(self.count - 1) * self.limits.duration_s + min(elapsed, self.limits.duration_s),
                             rss=f"RSS {rss / 2**20:,.0f} MiB")
 
@@ -421,14 +427,14 @@ class WorkshopProgress:
         if what in _AFTER_RUNS:
             before = list(_AFTER_RUNS.values())[:list(_AFTER_RUNS).index(what)]
             self.done = self.limits.duration_s * (self.runs + sum(before))
-            if self.bar is not None:
+            if self.bar is not None and self.task is not None:
                 self.bar.update(self.task, completed=self.done, rss="")
             self._say(what)
-        elif self.bar is not None:
+        elif self.bar is not None and self.task is not None:
             self.bar.update(self.task, description=what)
 
     def _say(self, what: str) -> None:
-        if self.bar is not None:
+        if self.bar is not None and self.task is not None:
             self.bar.update(self.task, description=what)
         else:
             self.console.print(f"leaklab workshop: {what}", highlight=False)
