@@ -4,6 +4,7 @@ synthetic numbers (and real numbers rearranged) to show that a different measure
 verdict."""
 
 import dataclasses
+import os
 
 import pytest
 
@@ -321,26 +322,32 @@ def test_the_families_section_lists_each_version_and_the_checks(tmp_path):
     assert "| cgo | leaky | leak +13.35 MiB/s |" in again
 
 
+#: The releases the claims are also measured on besides the installed Go (`make test`: 1.22 and 1.27).
+REGRESSION_GO = os.environ.get("LEAKLAB_TEST_GO", "1.22").split()
+
+
 @pytest.fixture(scope="module")
-def old_findings(tmp_path_factory):
-    """Every claim measured on Go 1.22 (fetched once and cached): the timers and sync.Map of before."""
-    return {f.claim_id: f for f in run_claims(limits=LIMITS, out=tmp_path_factory.mktemp("claims-1.22"),
-                                              versions=["1.22"])}
+def other_findings(tmp_path_factory):
+    """Every claim measured on each release of REGRESSION_GO (fetched once and cached): on 1.22, the timers
+    and sync.Map of before."""
+    found = run_claims(limits=LIMITS, out=tmp_path_factory.mktemp("claims-versions"), versions=REGRESSION_GO)
+    return {(f.go_version.removeprefix("go").rsplit(".", 1)[0], f.claim_id): f for f in found}
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)  # the fixture: every claim's runs on Go 1.22, builds included
+@pytest.mark.timeout(1800)  # the fixture: every claim's runs on each release, builds included (~90 s a release)
 @pytest.mark.parametrize("claim_id", [c.id for c in CLAIMS])
-def test_claim_measured_as_expected_on_go_1_22(old_findings, claim_id):
-    f = old_findings[claim_id]
-    assert f.go_version.startswith("go1.22.") and f.as_expected, f"{claim_id}: {f.verdict}, expected {f.expected}: " \
-        f"{f.measured}"
+@pytest.mark.parametrize("release", REGRESSION_GO)
+def test_claim_measured_as_expected_on_other_go_versions(other_findings, release, claim_id):
+    f = other_findings[release, claim_id]
+    assert f.as_expected, f"{claim_id} on {f.go_version}: {f.verdict}, expected {f.expected}: {f.measured}"
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)
-def test_the_unstopped_ticker_leaks_on_go_1_22_only_by_default(old_findings):
-    cells = old_findings["ticker-time-after"].numbers["cells"]
-    assert [(c["godebug"], c["verdict"] or c["status"]) for c in cells] == \
+@pytest.mark.timeout(1800)
+@pytest.mark.skipif("1.22" not in REGRESSION_GO, reason="Go 1.22 is not among $LEAKLAB_TEST_GO")
+def test_the_unstopped_ticker_leaks_on_go_1_22_by_default(other_findings):
+    finding = other_findings["1.22", "ticker-time-after"]
+    assert [(c["godebug"], c["verdict"] or c["status"]) for c in finding.numbers["cells"]] == \
         [("", "leak"), ("asynctimerchan=1", "not applicable")]
-    assert old_findings["ticker-time-after"].verdict == "confirmed"
+    assert finding.verdict == "confirmed"
