@@ -125,8 +125,10 @@ def _floors(t: np.ndarray, y: np.ndarray, x: np.ndarray, start: float, end: floa
     t, y, x = t[keep], y[keep], x[keep]
     if len(t) < 2:
         return x, y
-    blocks = min(BLOCKS, len(t) // 2) if len(t) > BLOCKS else len(t)
     period = _sawtooth_period(t, y)
+    if len(t) <= BLOCKS and not period:
+        return x, y  # few points (a collection's live heap, each a floor already): each is its own block
+    blocks = min(BLOCKS, len(t) // 2) if len(t) > BLOCKS else len(t)
     if period:
         blocks = max(1, min(blocks, int((end - start) / (1.5 * period))))
     edges = np.searchsorted(t, np.linspace(start, end, blocks + 1)[1:-1])
