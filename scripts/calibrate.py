@@ -28,6 +28,7 @@ from collections import Counter
 from pathlib import Path
 
 from leaklab import Limits, ProgramFailed, families, run_family, run_program
+from leaklab.probe import read_samples
 from leaklab.toolchain import find_go
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "corpus"
@@ -53,8 +54,11 @@ def _run_one(how: dict, limits: Limits, out: Path, go, diagnose: bool) -> dict:
             r = run_program(how["program"], limits=limits, out=out, go=go, profiles=diagnose)
     except ProgramFailed as exc:
         return {"outcome": "error", "reason": str(exc).splitlines()[0], "wall_s": time.monotonic() - began}
+    samples = read_samples(Path(r.run_dir) / "samples.jsonl")
+    forced = float(samples["forced_gc_s"][-1] / samples.t[-1]) if "forced_gc_s" in samples.columns else None
     return {"outcome": r.verdict, "decided_after_s": r.decided_after_s, "signal": r.signal, "reason": r.reason,
-            "rate_per_s": r.rate_per_s, "wall_s": time.monotonic() - began, "stopped": r.stopped}
+            "rate_per_s": r.rate_per_s, "wall_s": time.monotonic() - began, "stopped": r.stopped,
+            "forced_gc_share": forced}
 
 
 def _quantiles(values: list[float]) -> str:
@@ -132,6 +136,10 @@ def _report(args, jobs, results, loads, go, limits, diagnose, wall) -> None:
         row = Counter(r["outcome"] for rs in results.values() for r in rs if r["expected"] == truth)
         if row:
             print(f"| {truth} | " + " | ".join(str(row.get(o, 0)) for o in OUTCOMES) + " |")
+    shares = [r["forced_gc_share"] for rs in results.values() for r in rs if r.get("forced_gc_share") is not None]
+    if shares:
+        print(f"\nCPU the probe's forced collections took, as a share of one core over each run: median "
+              f"{100 * statistics.median(shares):.2f}%, max {100 * max(shares):.2f}%")
     for truth in ("leak", "flat"):
         decided = [r["decided_after_s"] for rs in results.values() for r in rs
                    if r["expected"] == truth and r["outcome"] == truth and r.get("decided_after_s") is not None]
