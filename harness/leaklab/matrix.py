@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 from . import _json
 from ._exceptions import BadParameter, BuildFailed, ProgramFailed
 from .cases import Family, expectation, families, get_family
-from .lab import DEFAULT_OUT, Progress, measure
+from .lab import DEFAULT_OUT, FAMILY_SETTLE_S, Progress, measure
 from .plot import COLOURS
 from .probe import SIGNALS, read_samples
 from .run import Limits
@@ -79,6 +79,11 @@ class Cell:
         return self.status == "not applicable" or (self.verdict or self.status) == self.expected
 
 
+def _family_limits(limits: Limits) -> Limits:
+    """A family's programs settle as ``leaklab run`` lets them (:data:`leaklab.lab.FAMILY_SETTLE_S`)."""
+    return limits if limits.settle_s is not None else dataclasses.replace(limits, settle_s=FAMILY_SETTLE_S)
+
+
 def _predates(version: tuple[int, int], godebug: str) -> bool:
     names = [kv.split("=", 1)[0].strip() for kv in godebug.split(",") if kv.strip()]
     return any(version < _INTRODUCED.get(n, (0, 0)) for n in names)
@@ -97,8 +102,8 @@ def _cell(fam: Family, variant: str, release: str, godebug: str, limits: Limits,
         return cell
     name = f"{go.version}-{godebug.replace('=', '').replace(',', '+') or 'default'}"
     try:
-        r = measure(fam.package(variant), f"matrix-{fam.name}-{variant}", name, limits=limits, out=out,
-                    signal=fam.signal, go=go, env={"GODEBUG": godebug} if godebug else {}, work=fam.work,
+        r = measure(fam.package(variant), f"matrix-{fam.name}-{variant}", name, limits=_family_limits(limits),
+                    out=out, signal=fam.signal, go=go, env={"GODEBUG": godebug} if godebug else {}, work=fam.work,
                     expected=exp.verdict, go_directive=directive, progress=progress)
     except ProgramFailed as exc:
         if "removed GODEBUG" not in str(exc):
@@ -203,8 +208,8 @@ def _version_run(fam: Family, variant: str, release: str, limits: Limits, out: P
     # The goroutine leak profile (Go 1.26 as an experiment, 1.27 by default) is taken where it teaches.
     profiles = fam.signal == "goroutines"
     try:
-        r = measure(fam.package(variant), f"matrix-{fam.name}-{variant}", go.version, limits=limits, out=out,
-                    signal=fam.signal, go=go, work=fam.work, expected=exp.verdict, go_directive=directive,
+        r = measure(fam.package(variant), f"matrix-{fam.name}-{variant}", go.version, limits=_family_limits(limits),
+                    out=out, signal=fam.signal, go=go, work=fam.work, expected=exp.verdict, go_directive=directive,
                     progress=progress, profiles=profiles)
     except BuildFailed as exc:
         row.status = row.verdict = "unsupported"
