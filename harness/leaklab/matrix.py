@@ -413,9 +413,9 @@ def plot_matrix(cells: Sequence[Cell], signal: str = "heap_bytes", title: str = 
     ax = fig.add_subplot()
     styles = ["-", "--", "-.", ":"]
     for i, cell in enumerate(c for c in cells if c.status == "measured"):
-        samples = read_samples(Path(cell.run_dir) / "samples.jsonl")
+        t, y = _judged_curve(read_samples(Path(cell.run_dir) / "samples.jsonl"), signal)
         label = f"{cell.label}: {cell.verdict} ({sig.rate(cell.rate_per_s)})"
-        ax.plot(samples.t, samples[signal] / sig.scale, styles[i % len(styles)], lw=2,
+        ax.plot(t, y / sig.scale, styles[i % len(styles)], lw=2, marker=".", ms=3,
                 color=_COLOUR.get(cell.verdict, "#999999"), label=label)
     others = [f"{c.label}: {c.status} ({c.note})" for c in cells if c.status != "measured"]
     ax.set_xlabel("time since the program started (s)")
