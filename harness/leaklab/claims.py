@@ -446,10 +446,13 @@ def run_claims(ids: Sequence[str] = (), *, limits: Limits = Limits(duration_s=4,
     return _ordered(findings, local.version)
 
 
-def _ordered(findings: Sequence[Finding], installed: str) -> list[Finding]:
-    """In claim order; a claim's findings in Go version order, the installed Go's last (its main one)."""
+def _ordered(findings: Sequence[Finding], installed: str, main: Sequence[Finding] = ()) -> list[Finding]:
+    """In claim order; a claim's findings in Go version order, its main one last: one of ``main``, else the
+    installed Go's, else the newest."""
     order = {c.id: i for i, c in enumerate(CLAIMS)}
-    return sorted(findings, key=lambda f: (order.get(f.claim_id, len(order)), f.go_version == installed,
+    mains = {(f.claim_id, f.go_version) for f in main}
+    return sorted(findings, key=lambda f: (order.get(f.claim_id, len(order)),
+                                           (f.claim_id, f.go_version) in mains or f.go_version == installed,
                                            _go_key(f.go_version)))
 
 
@@ -528,12 +531,17 @@ def versions_markdown(findings: Sequence[Finding]) -> str:
     return "\n".join(parts)
 
 
-def load_findings(path: Path | None = None) -> list[Finding]:
-    """The findings a ``leaklab claims`` run saved."""
+def load_findings(path: Path | None = None, *, all_versions: bool = False) -> list[Finding]:
+    """The findings a ``leaklab claims`` run saved: each claim's main one (measured on the lab's Go, else the
+    newest), as the labs pages quote them; with ``all_versions``, every Go version's, a claim's main one last."""
     path = Path(path) if path is not None else claims_json()
     if not path.is_file():
         raise ClaimCheckFailed(f"no findings at {path}: run `leaklab claims --save` first")
-    return [Finding(**f) for f in json.loads(Path(path).read_text())["findings"]]
+    doc = json.loads(Path(path).read_text())
+    main = [Finding(**f) for f in doc["findings"]]
+    if not all_versions:
+        return main
+    return _ordered([Finding(**f) for f in doc.get("other_versions", [])] + main, "", main)
 
 
 class ClaimsTable:
@@ -553,7 +561,7 @@ class ClaimsTable:
 
 def table(path: Path | None = None, family: str | None = None) -> ClaimsTable:
     """The claims table saved by ``leaklab claims --save`` (docs/claims.json): no Go is run."""
-    return ClaimsTable(load_findings(path), family)
+    return ClaimsTable(load_findings(path, all_versions=True), family)
 
 
 def _timer_picture(findings: Sequence[Finding], img: Path) -> Path | None:
@@ -591,9 +599,9 @@ def write_claims(findings: Sequence[Finding], path: Path | None = None, families
     """Save the findings as JSON and the table beside it as ``claims.md``; returns the markdown path.
 
     Findings already saved there for other claims, or for other Go versions of a claim, are kept:
-    ``leaklab claims ID --save`` updates one claim's row on the toolchains it measured. A claim's
-    findings are saved in Go version order, the installed Go's last (its main one: the labs pages
-    show the last). ``families`` (``{"results": [...], "checks": [...]}`` of :func:`leaklab.matrix.run_versions`
+    ``leaklab claims ID --save`` updates one claim's row on the toolchains it measured. The JSON's
+    ``findings`` hold each claim's main finding (the installed Go's, else the newest: what the labs
+    pages quote, see :func:`load_findings`), ``other_versions`` the other toolchains' findings. ``families`` (``{"results": [...], "checks": [...]}`` of :func:`leaklab.matrix.run_versions`
     and :func:`~leaklab.matrix.version_checks`) replaces the saved family-by-version table; without it
     the saved one is kept.
 
@@ -604,11 +612,15 @@ def write_claims(findings: Sequence[Finding], path: Path | None = None, families
     path.parent.mkdir(parents=True, exist_ok=True)
     fresh = {(f.claim_id, f.go_version) for f in findings}
     saved = json.loads(path.read_text()) if path.is_file() else {}
-    kept = [f for f in load_findings(path) if (f.claim_id, f.go_version) not in fresh] if path.is_file() else []
+    kept = [f for f in load_findings(path, all_versions=True) if (f.claim_id, f.go_version) not in fresh] \
+        if path.is_file() else []
     families = families if families is not None else saved.get("families")
     installed = _installed_version()
     findings = _ordered([*kept, *findings], installed)
-    doc = {"findings": [dataclasses.asdict(f) for f in findings], **({"families": families} if families else {})}
+    main = [group[-1] for group in _by_claim(findings).values()]  # each claim's last finding is its main one
+    doc = {"findings": [dataclasses.asdict(f) for f in main],
+           "other_versions": [dataclasses.asdict(f) for f in findings if all(f is not m for m in main)],
+           **({"families": families} if families else {})}
     path.write_text(_json.dumps(doc, indent=2, default=str))
     versions = sorted({f.go_version for f in findings}
                       | {c["go_version"] for f in findings for c in f.numbers.get("cells", [])}, key=_go_key)
