@@ -352,3 +352,12 @@ def test_the_unstopped_ticker_leaks_on_go_1_22_by_default(other_findings):
     assert [(c["godebug"], c["verdict"] or c["status"]) for c in finding.numbers["cells"]] == \
         [("", "leak"), ("asynctimerchan=1", "not applicable")]
     assert finding.verdict == "confirmed"
+
+
+def test_the_benchmark_expectation_follows_the_sync_map_of_the_go_measured():
+    quiet = {"procs": 2, "cores": {"sync.Map": {"0": 1.9}, "RWMutex": {"0": 1.9}}}
+    assert BY_ID["syncmap-vs-rwmutex"].expected({**quiet, "go_version": "go1.22.10"}) == "corrected"
+    assert BY_ID["syncmap-vs-rwmutex"].expected({**quiet, "go_version": "go1.24.11"}) == "confirmed"
+    assert BY_ID["syncmap-vs-rwmutex"].expected({**quiet}) == "confirmed"  # saved before versions were recorded
+    busy = {**quiet, "cores": {"sync.Map": {"0": 0.5}, "RWMutex": {"0": 0.5}}, "go_version": "go1.22.10"}
+    assert BY_ID["syncmap-vs-rwmutex"].expected(busy) == "inconclusive"
