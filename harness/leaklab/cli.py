@@ -111,13 +111,20 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--diagnose", action=argparse.BooleanOptionalAction, default=True,
                      help="take heap and goroutine profiles and show where the leak is (default: on)")
     run.add_argument("--details", action="store_true", help="show the diagnosis tables, not only a summary")
-    mat = sub.add_parser("matrix", help="run one case on several Go toolchains, with and without a GODEBUG setting")
-    mat.add_argument("family", help="a family from `leaklab list`")
-    mat.add_argument("--variant", default="classic", help="the variant to run (default %(default)s)")
+    mat = sub.add_parser("matrix", help="every family (or one) on several Go toolchains; or one variant with and "
+                         "without a GODEBUG setting")
+    mat.add_argument("family", help="`all`, or a family from `leaklab list`")
+    mat.add_argument("--variant", help="one variant, run with and without --godebug (e.g. `timer --variant "
+                     "classic`); default: the leaky and fixed variants")
     mat.add_argument("--go", nargs="+", default=list(_MATRIX_VERSIONS), metavar="RELEASE",
                      help="Go releases, fetched once and cached (default: %(default)s)")
-    mat.add_argument("--godebug", default=_MATRIX_GODEBUG, help="also run with this GODEBUG ('' for none; "
-                     "default %(default)s)")
+    mat.add_argument("--godebug", default=_MATRIX_GODEBUG, help="with --variant: also run with this GODEBUG "
+                     "('' for none; default %(default)s)")
+    mat.add_argument("--checks", action=argparse.BooleanOptionalAction, default=True,
+                     help="also run each toolchain's own checks where it has them (checkfinalizers, -asan: Go 1.25+)")
+    mat.add_argument("--save", type=Path, nargs="?", const=True, metavar="JSON",
+                     help="keep the table with the claims findings, redraw docs/img/matrix-FAMILY.png and "
+                     "docs/claims.md (default docs/claims.json of the checkout)")
     mat.add_argument("--plot", type=Path, metavar="PNG", help="where to draw the plot (default: in --out)")
     _add_run_options(mat)
     ben = sub.add_parser("bench", help="sync.Map against map+RWMutex by share of writes; plot and crossover")
@@ -129,8 +136,8 @@ def _parser() -> argparse.ArgumentParser:
     ben.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     clm = sub.add_parser("claims", help="measure the article's claims; print (and save) the claims table")
     clm.add_argument("ids", nargs="*", help="claim ids (default: all)")
-    clm.add_argument("--go", nargs="+", metavar="RELEASE", help="Go releases for the timer matrix "
-                     "(default: 1.22 and the installed one)")
+    clm.add_argument("--go", nargs="+", metavar="RELEASE", help="Go releases to measure every claim on, "
+                     "fetched once and cached (default: the installed one)")
     clm.add_argument("--save", type=Path, nargs="?", const=True, metavar="JSON",
                      help="save the findings and claims.md beside them (default docs/claims.json of the checkout)")
     _add_run_options(clm)

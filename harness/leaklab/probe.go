@@ -164,6 +164,11 @@ func (p *leaklabProbe) collect(now time.Time, wait time.Duration) {
 	if now.Sub(p.lastSeen) < max(wait, 100*p.cost) {
 		return
 	}
+	// A heap that grows makes each collection dearer than the last: keep the
+	// total under 1% of a core too.
+	if p.forcedS > 0.01*now.Sub(p.start).Seconds() {
+		return
+	}
 	// The cost is the CPU time the collection took (wall time on a busy
 	// machine is mostly waiting for a core).
 	cpu := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
