@@ -23,6 +23,7 @@ from .lab import measure
 from .probe import SIGNALS, read_samples
 from .profiles import (
     LEAK_PROFILE_MISSES,
+    SITE_MIN_RATE,
     Diagnosis,
     DiagnosisMissing,
     Frame,
@@ -338,7 +339,7 @@ class Report:
             yield (f"{name}: where the live heap grew (heap profiles after a GC, start vs end of the window)",
                    ["allocation site", "growth", "objects"],
                    [[s["site"], _HEAP.amount(s["bytes"]), f"{s['objects']:+,}"] for s in r.top_sites]
-                   or [[f"no site grows faster than {_HEAP.rate(_HEAP.min_rate)}", "", ""]])
+                   or [[f"no site grows faster than {_HEAP.rate(SITE_MIN_RATE)}", "", ""]])
             yield (f"{name}: goroutines at the end, grouped by stack and wait reason",
                    ["where it waits", "state", "count", "since warm-up", "growing?"],
                    [[g["site"], g["wait"], f"{g['count']:,}", f"{g['growth']:+,}", "yes" if g["growing"] else "no"]

@@ -24,7 +24,7 @@ from ._exceptions import LeakLabError
 from .probe import SIGNALS
 from .toolchain import GoToolchain
 
-__all__ = ["LEAK_PROFILE_MISSES", "Diagnosis", "DiagnosisMissing", "Frame", "diagnose", "diagnosis_fields",
+__all__ = ["LEAK_PROFILE_MISSES", "SITE_MIN_RATE", "Diagnosis", "DiagnosisMissing", "Frame", "diagnose", "diagnosis_fields",
            "goroutine_groups", "heap_growth", "leak_profile", "leak_profile_env", "leak_profile_supported"]
 
 #: What the goroutine leak profile cannot see; shown beside its findings.
@@ -125,8 +125,13 @@ def _read_heap(path: Path, goroot: str) -> tuple[float, Counter, Counter]:
     return int(last_gc[1]) / 1e9, by_bytes, by_objects
 
 
+#: A site is named as growing from this rate on: a sampled heap profile (one sample per 16 KiB) over a
+#: window of a second or two scatters by a few hundred KiB, far above the verdict's 100 KiB/s threshold.
+SITE_MIN_RATE = 512 * 1024
+
+
 def heap_growth(run_dir: Path, *, goroot: str = "", top: int = 5,
-                min_rate: float = SIGNALS["heap_bytes"].min_rate) -> list[dict]:
+                min_rate: float = SITE_MIN_RATE) -> list[dict]:
     """The allocation sites whose live (in-use) bytes grew between the two heap profiles.
 
     Only sites growing faster than ``min_rate`` bytes/s over the window are kept, largest first: a
