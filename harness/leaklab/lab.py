@@ -299,7 +299,7 @@ def measure(package: Path, family: str, variant: str, *, limits: Limits = Limits
                         work_rate_per_s=loaded["answered_per_s"] if loaded else _work_rate(samples, work),
                         signals={n: v.as_dict() for n, v in seen.items()},
                         load=loaded,
-                        **(diagnosis_fields(run_dir, go.goroot) if profiles else {}))
+                        **(diagnosis_fields(run_dir, go.goroot, _heap_leak_rate(seen)) if profiles else {}))
         (run_dir / "result.json").write_text(json.dumps(result.as_dict(), indent=2, allow_nan=False))
     except BaseException:
         shutil.rmtree(run_dir, ignore_errors=True)
@@ -397,6 +397,11 @@ class _Watch:
         if self.load is not None:
             self.load.poll()
         return self.samples()
+
+
+def _heap_leak_rate(seen: dict[str, SignalVerdict]) -> float | None:
+    heap = seen.get("heap_bytes")
+    return heap.rate_per_s if heap is not None and heap.verdict == "leak" else None
 
 
 def _capped(chosen: SignalVerdict, outcome: Outcome, limits: Limits) -> SignalVerdict:

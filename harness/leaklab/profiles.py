@@ -252,23 +252,28 @@ def leak_profile_env(go: GoToolchain, current: str | None = None) -> dict[str, s
     return {"GOEXPERIMENT": ",".join(filter(None, [current, "goroutineleakprofile"]))}
 
 
-def diagnose(run_dir: Path, *, goroot: str | None = None, top: int = 5) -> Diagnosis:
+def diagnose(run_dir: Path, *, goroot: str | None = None, top: int = 5,
+             site_min_rate: float = SITE_MIN_RATE) -> Diagnosis:
     """Read every profile of a run folder; ``goroot`` defaults to the one its meta.json records."""
     run_dir = Path(run_dir)
     if goroot is None:
         meta = run_dir / "meta.json"
         goroot = json.loads(meta.read_text()).get("goroot", "") if meta.exists() else ""
     window = _window(run_dir)
-    return Diagnosis(top_sites=heap_growth(run_dir, goroot=goroot, top=top),
+    return Diagnosis(top_sites=heap_growth(run_dir, goroot=goroot, top=top, min_rate=site_min_rate),
                      top_goroutines=goroutine_groups(run_dir, goroot=goroot, top=top, window=window),
                      leak_profile=leak_profile(run_dir, goroot=goroot, top=top), window_s=round(window, 3))
 
 
-def diagnosis_fields(run_dir: Path, goroot: str) -> dict:
+def diagnosis_fields(run_dir: Path, goroot: str, heap_leak_rate: float | None = None) -> dict:
     """The fields a :class:`leaklab.lab.Result` carries from a diagnosis; empty when the run left no
-    profiles (a run stopped at the memory cap never writes its end profiles)."""
+    profiles (a run stopped at the memory cap never writes its end profiles).
+
+    ``heap_leak_rate``: where the verdict found the heap leaking, this fast; sites growing at half that
+    are named then, even under :data:`SITE_MIN_RATE` (a slow leak still gets its line)."""
+    floor = min(SITE_MIN_RATE, heap_leak_rate / 2) if heap_leak_rate else SITE_MIN_RATE
     try:
-        d = diagnose(run_dir, goroot=goroot)
+        d = diagnose(run_dir, goroot=goroot, site_min_rate=floor)
     except DiagnosisMissing:
         return {}
     return {"top_sites": d.top_sites, "top_goroutines": d.top_goroutines, "leak_profile": d.leak_profile}
