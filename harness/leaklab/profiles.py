@@ -269,9 +269,9 @@ def diagnosis_fields(run_dir: Path, goroot: str, heap_leak_rate: float | None = 
     """The fields a :class:`leaklab.lab.Result` carries from a diagnosis; empty when the run left no
     profiles (a run stopped at the memory cap never writes its end profiles).
 
-    ``heap_leak_rate``: where the verdict found the heap leaking, this fast; sites growing at half that
+    ``heap_leak_rate``: where the verdict found the heap leaking, this fast; sites growing at a quarter of that
     are named then, even under :data:`SITE_MIN_RATE` (a slow leak still gets its line)."""
-    floor = min(SITE_MIN_RATE, heap_leak_rate / 2) if heap_leak_rate else SITE_MIN_RATE
+    floor = min(SITE_MIN_RATE, heap_leak_rate / 4) if heap_leak_rate else SITE_MIN_RATE
     try:
         d = diagnose(run_dir, goroot=goroot, site_min_rate=floor)
     except DiagnosisMissing:

@@ -130,7 +130,7 @@ def _floors(t: np.ndarray, y: np.ndarray, x: np.ndarray, start: float, end: floa
         return x, y  # few points (a collection's live heap, each a floor already): each is its own block
     blocks = min(BLOCKS, len(t) // 2) if len(t) > BLOCKS else len(t)
     if period:
-        blocks = max(1, min(blocks, int((end - start) / (1.5 * period))))
+        blocks = max(min(MIN_POINTS, blocks), min(blocks, int((end - start) / (1.5 * period))))
     edges = np.searchsorted(t, np.linspace(start, end, blocks + 1)[1:-1])
     cuts = np.unique(np.r_[0, edges])
     cuts = cuts[cuts < len(t)]
