@@ -10,6 +10,7 @@ import pytest
 
 from leaklab import check as chk
 from leaklab.cases import families, get_family
+from leaklab.errors import BadParameter
 from leaklab.lab import Result
 from leaklab.run import Limits
 
@@ -45,7 +46,7 @@ def test_every_family_has_a_hint_a_solution_and_a_cheat(name):
 
 
 def test_a_missing_folder_is_a_clear_error(tmp_path):
-    with pytest.raises(chk.BadParameter, match="not a folder"):
+    with pytest.raises(BadParameter, match="not a folder"):
         chk.check("timer", tmp_path / "nowhere")
 
 

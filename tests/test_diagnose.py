@@ -21,10 +21,10 @@ from leaklab.diagnose import (
     report,
     vet,
 )
+from leaklab.errors import DiagnosisMissing
 from leaklab.probe import SIGNALS
 from leaklab.profiles import (
     SITE_MIN_RATE,
-    DiagnosisMissing,
     Frame,
     _parse_goroutines,
     _window,

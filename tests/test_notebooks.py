@@ -13,6 +13,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from leaklab import BadParameter, notebooks
 from leaklab.cases import cases_dir, families, get_family
+from leaklab.errors import KernelMissing, NotebookFailed
 from leaklab.stopping import wait_ended
 
 NOTEBOOKS = sorted(notebooks.notebooks_dir().glob("*.ipynb"))
@@ -112,7 +113,7 @@ def test_missing_records_are_reported(tmp_path):
 
 def test_a_missing_kernel_says_how_to_install_it(tmp_path, monkeypatch):
     monkeypatch.setattr(notebooks, "KERNEL", "no-such-kernel-leaklab")
-    with pytest.raises(notebooks.KernelMissing, match="make setup"):
+    with pytest.raises(KernelMissing, match="make setup"):
         notebooks.execute(NOTEBOOKS[0], tmp_path / "x.ipynb", {})
 
 
@@ -144,7 +145,7 @@ def test_a_notebook_that_raises_fails_with_the_cells_output_while_the_others_fin
     _tiny_notebook(folder / "02-broken.ipynb", "import os\nopen(os.path.join(os.path.dirname(out), 'failing'), 'w')"
                    ".close()\nprint('half-way there')\nraise ValueError('deliberately broken')")
     _tiny_notebook(folder / "00-overview.ipynb", "print('must not run after a failure')")
-    with pytest.raises(notebooks.NotebookFailed) as failure:
+    with pytest.raises(NotebookFailed) as failure:
         notebooks.execute_all(tmp_path / "runs", tmp_path / "out", folder=folder, jobs=2, timeout=60)
     message = str(failure.value)
     assert "02-broken.ipynb failed in cell" in message
@@ -301,7 +302,7 @@ def test_a_kernel_that_dies_leaves_no_program_behind_and_fails_in_one_message(tm
     nb = _tiny_notebook(folder / "01-dies.ipynb", _ORPHAN)
     for name, value in tagged.env.items():  # the worker and its kernel inherit the tag and the temporary folder
         monkeypatch.setenv(name, value)
-    with pytest.raises(notebooks.NotebookFailed, match="01-dies.ipynb") as failure:
+    with pytest.raises(NotebookFailed, match="01-dies.ipynb") as failure:
         notebooks.execute(nb, tmp_path / "out.ipynb", {"out": str(tmp_path / "pid")}, timeout=60)
     assert "Traceback" not in str(failure.value).splitlines()[0]
     try:

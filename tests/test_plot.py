@@ -5,6 +5,7 @@ import pytest
 from matplotlib.colors import to_hex
 
 from leaklab import plot
+from leaklab.errors import LeakLabError, RunDataMissing
 from leaklab.lab import Result
 
 MiB = 2**20
@@ -86,7 +87,7 @@ def test_save_png_writes_a_png_next_to_the_run_data(pair):
 
 def test_missing_samples_say_how_to_get_them(pair):
     (plot.Path(pair[0].run_dir) / "samples.jsonl").unlink()
-    with pytest.raises(plot.RunDataMissing, match="leaklab run demo"):
+    with pytest.raises(RunDataMissing, match="leaklab run demo"):
         plot.plot_family(pair)
 
 
@@ -147,5 +148,5 @@ def test_the_reading_picture_shows_what_a_verdict_reads(tmp_path):
 
 def test_the_reading_picture_needs_a_heap_family(tmp_path):
     runs = [_run(tmp_path, "g", "leaky", signal="goroutines"), _run(tmp_path, "g", "fixed", signal="goroutines")]
-    with pytest.raises(plot.LeakLabError, match="Go heap"):
+    with pytest.raises(LeakLabError, match="Go heap"):
         plot.plot_reading(*runs)

@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 
 from leaklab import report
-from leaklab._exceptions import BadParameter
 from leaklab.cases import families
+from leaklab.errors import BadParameter
 from leaklab.notebooks import notebook_paths
 from leaklab.plot import COLOURS
 from leaklab.run import Limits
@@ -209,7 +209,7 @@ def test_when_leaklab_report_is_killed_outright_its_workers_kernels_and_programs
 
 @pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_an_interrupted_report_exits_with_128_plus_the_signal(leaklab, monkeypatch, tmp_path, signum, status):
-    from leaklab._exceptions import Interrupted
+    from leaklab.errors import Interrupted
 
     def interrupted(*args, **kwargs):
         raise Interrupted("interrupted by a test", signum)

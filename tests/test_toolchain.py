@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from leaklab import GoNotFound, GoTooOld, LeakLabError
-from leaklab._exceptions import Interrupted
+from leaklab.errors import Interrupted
 from leaklab.stopping import wait_ended
 from leaklab.toolchain import MIN_GO, find_go, parse_version, run_go
 

@@ -12,6 +12,7 @@ import pytest
 
 from leaklab import check as chk
 from leaklab import workshop
+from leaklab.errors import BadParameter, LeakLabError
 from leaklab.run import Limits
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,7 +114,7 @@ def test_a_page_quotes_only_what_this_lab_measures(page):
 def test_a_claim_the_lab_did_not_measure_is_a_clear_error(tmp_path):
     page = tmp_path / "01-x.md"
     page.write_text("<!-- claims: no-such-claim -->\n<!-- /claims -->\n")
-    with pytest.raises(workshop.LeakLabError, match="leaklab claims"):
+    with pytest.raises(LeakLabError, match="leaklab claims"):
         workshop.pages_with_claims(pages=[page])
 
 
@@ -145,7 +146,7 @@ def test_the_agenda_gives_start_times_and_the_readme_the_same_minutes():
 def test_a_bad_start_time_is_refused_before_anything_runs(leaklab, tmp_path, monkeypatch, start):
     ran = []
     monkeypatch.setattr(workshop, "run_family", lambda *a, **k: ran.append(a))
-    with pytest.raises(workshop.BadParameter, match="HH:MM"):
+    with pytest.raises(BadParameter, match="HH:MM"):
         workshop.run_workshop(tmp_path, start=start, names=["cgo"])
     code, _, err = leaklab("workshop", "--start", start, "--family", "cgo", "--out", tmp_path)
     assert code == 2 and "--start" in err and not ran and not list(tmp_path.iterdir())
@@ -157,7 +158,7 @@ def test_reveal_js_is_installed_locally():
 
 
 def test_no_results_is_a_clear_error(tmp_path):
-    with pytest.raises(workshop.LeakLabError, match="leaklab workshop"):
+    with pytest.raises(LeakLabError, match="leaklab workshop"):
         workshop.load_results(tmp_path)
 
 

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-from ._exceptions import (
+from .cases import Family, families, get_family
+from .errors import (
     BadParameter,
     BuildFailed,
     GoNotFound,
@@ -17,7 +18,6 @@ from ._exceptions import (
     ProgramFailed,
     UnknownFamily,
 )
-from .cases import Family, families, get_family
 from .run import Limits
 
 if TYPE_CHECKING:

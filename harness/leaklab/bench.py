@@ -20,13 +20,13 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from . import _json
-from ._exceptions import LeakLabError
 from .cases import cases_dir as default_cases_dir
+from .errors import BenchFailed
 from .paths import content
 from .plot import colour
 from .toolchain import GoToolchain, find_go
 
-__all__ = ["bench_png_path", "BenchFailed", "BenchResult", "bench_png", "crossover", "load_bench", "plot_bench",
+__all__ = ["bench_png_path", "BenchResult", "bench_png", "crossover", "load_bench", "plot_bench",
            "run_bench"]
 
 #: Where ``leaklab bench`` draws its plot by default (docs/img/ of this checkout, wherever it is run from).
@@ -37,10 +37,6 @@ def bench_png_path() -> Path:
 _LINE = re.compile(r"^BenchmarkMaps/keys=(\d+)/writes=(\d+)%/(\S+?)(?:-(\d+))?\s+\d+\s+([\d.]+) ns/op"
                    r"(?:\s+([\d.]+) cores)?")
 IMPLS = ("sync.Map", "RWMutex")
-
-
-class BenchFailed(LeakLabError):
-    """`go test -bench` failed or printed no result."""
 
 
 @dataclasses.dataclass
@@ -109,7 +105,8 @@ def run_bench(keys: Sequence[int] = (), benchtime: str = "0.3s", count: int = 3,
     proc = go.run(*cmd[1:], cwd=cases_dir, timeout=1800)
     runs, procs = _parse(proc.stdout)
     if proc.returncode != 0 or not runs:
-        raise BenchFailed(f"`{' '.join(cmd)}` failed in {cases_dir}:\n{(proc.stdout + proc.stderr).strip()[-1500:]}")
+        output = (proc.stdout + proc.stderr).strip()[-1500:]
+        raise BenchFailed(f"`{' '.join(cmd)}` failed in {cases_dir}:\n{output}", output=output)
     return BenchResult(ns_per_op=_medians(runs, 0), cores=_medians(runs, 1), procs=procs, go_version=go.version,
                        cpus=os.cpu_count() or 0, benchtime=benchtime, count=count,
                        date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))

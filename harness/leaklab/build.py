@@ -6,7 +6,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from ._exceptions import BuildFailed
+from .errors import BuildFailed
 from .paths import resource
 from .toolchain import GoToolchain
 

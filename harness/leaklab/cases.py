@@ -13,7 +13,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from ._exceptions import BadParameter, UnknownFamily
+from .errors import BadParameter, UnknownFamily
 from .paths import content
 
 __all__ = ["cases_dir", "Expectation", "Family", "expectation", "families", "get_family"]
@@ -79,7 +79,7 @@ def get_family(name: str, cases: Path | None = None) -> Family:
         if family.name == name:
             return family
     names = ", ".join(f.name for f in known) or "none"
-    raise UnknownFamily(f"no family called {name!r}; the lab has: {names} (see `leaklab list`)")
+    raise UnknownFamily(f"no family called {name!r}; the lab has: {names} (see `leaklab list`)", name=name)
 
 
 def _version_matches(condition: str, version: str) -> bool:

@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 
 from . import _json
-from ._exceptions import BadParameter, ProgramFailed
 from .cases import Family, get_family
+from .errors import BadParameter, ProgramFailed
 from .lab import PROGRAM_SIGNALS, Result, measure
 from .paths import content
 from .plot import plot_family, save_png

@@ -16,8 +16,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from . import __version__, stopping
-from ._exceptions import GoNotFound, GoTooOld, LeakLabError
 from .cases import families, get_family
+from .errors import BadParameter, GoNotFound, GoTooOld, LeakLabError
 from .run import DEFAULT_OUT, Limits
 
 # The commands' modules (numpy, scipy, matplotlib, nbconvert behind them) are imported when a command
@@ -215,10 +215,10 @@ def _program_options(args: argparse.Namespace) -> dict:
                                       ("arguments after --", args.program_args)) if value]
     if not args.program:
         if given:
-            raise LeakLabError(f"{', '.join(given)}: only for --program DIR (a family runs as it is)")
+            raise BadParameter(f"{', '.join(given)}: only for --program DIR (a family runs as it is)")
         return {}
     if args.rate is not None and not args.load:
-        raise LeakLabError("--rate is the pace of --load: give --load URL too")
+        raise BadParameter("--rate is the pace of --load: give --load URL too")
     load = Load(tuple(args.load), args.rate if args.rate is not None else DEFAULT_RATE) if args.load else None
     return dict(args=args.program_args, program_env=dict(args.env), cwd=args.cwd, load=load, test=args.test)
 
@@ -228,7 +228,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .terminal import LiveRuns, verdict_block
 
     if bool(args.family) == bool(args.program):
-        raise LeakLabError("name a family (see `leaklab list`) or give --program DIR, not both and not neither")
+        raise BadParameter("name a family (see `leaklab list`) or give --program DIR, not both and not neither")
     program = _program_options(args)
     limits = args.limits
     fams = [] if args.program else families() if args.family == "all" else [get_family(args.family)]

@@ -16,16 +16,15 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from ._exceptions import BuildFailed, LeakLabError
 from .build import build
 from .cases import Family, cases_dir, get_family
+from .errors import BuildFailed, DiagnosisMissing, LeakLabError
 from .lab import measure
 from .probe import SIGNALS, read_samples
 from .profiles import (
     LEAK_PROFILE_MISSES,
     SITE_MIN_RATE,
     Diagnosis,
-    DiagnosisMissing,
     Frame,
     diagnose,
     diagnosis_fields,

@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from ._exceptions import BadParameter, Interrupted, ProgramFailed
 from .build import build
 from .cases import Family, get_family
+from .errors import BadParameter, Interrupted, ProgramFailed
 from .load import ANSWERED, Load, LoadRun, fill_port, ready_timeout
 from .load import driver as load_driver
 from .probe import Samples, SampleStream

@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from ._exceptions import BadParameter, BuildFailed
+from .errors import BadParameter, BuildFailed
 from .paths import resource
 from .probe import Samples
 from .toolchain import GoToolchain

@@ -36,15 +36,15 @@ from pathlib import Path
 import psutil
 
 from . import _json, stopping
-from ._exceptions import BadParameter, Interrupted, LeakLabError
 from .cases import Family, expectation, families, get_family
+from .errors import BadParameter, Interrupted, KernelMissing, LeakLabError, NotebookFailed
 from .lab import Result, load_result
 from .lab import run_family as _run_family
 from .paths import content
 from .probe import SIGNALS
 from .run import Limits
 
-__all__ = ["KERNEL", "notebooks_dir", "RECORD", "STOP_GRACE_S", "KernelMissing", "NotebookFailed", "Picture", "RegressionFailed", "check",
+__all__ = ["KERNEL", "notebooks_dir", "RECORD", "STOP_GRACE_S", "Picture", "check",
            "check_record", "execute", "execute_all", "figure", "load_results", "notebook_paths", "overview",
            "overview_figure", "record", "run_family", "table"]
 
@@ -59,18 +59,6 @@ RECORD = "measured.json"
 OVERVIEW_RECORD = "overview.json"
 #: The variants a family notebook runs (``run_family``'s "both"); other declared variants are run on demand.
 DEFAULT_VARIANTS = ("leaky", "fixed")
-
-
-class KernelMissing(LeakLabError):
-    """The ``leaklab`` Jupyter kernel is not installed."""
-
-
-class NotebookFailed(LeakLabError):
-    """A notebook raised; the message carries the failing cell and its output."""
-
-
-class RegressionFailed(LeakLabError):
-    """What a notebook measured is outside what ``expect.toml`` declares."""
 
 
 # --- the calls the notebooks make -------------------------------------------------------------------------
@@ -318,7 +306,7 @@ def _check_kernel() -> None:
         KernelSpecManager().get_kernel_spec(KERNEL)
     except NoSuchKernel:
         raise KernelMissing(f"the Jupyter kernel {KERNEL!r} is not installed; run `make setup` (or: .venv/bin/python "
-                            f"-m ipykernel install --sys-prefix --name {KERNEL})") from None
+                            f"-m ipykernel install --sys-prefix --name {KERNEL})", kernel=KERNEL) from None
 
 
 def _printed(executed: Path, index: int) -> str:
@@ -372,7 +360,7 @@ def execute(notebook: Path, output: Path, parameters: Mapping[str, object], time
     is written beside the notebook, and executions running at once never share a socket.
     Raises :class:`NotebookFailed` naming the notebook and carrying the failing cell's source and output,
     :class:`BadParameter` for a parameter that is NaN or infinite, and
-    :class:`~leaklab._exceptions.Interrupted` (a ``KeyboardInterrupt``) when a signal stopped it.
+    :class:`~leaklab.errors.Interrupted` (a ``KeyboardInterrupt``) when a signal stopped it.
     """
     _check_parameters(parameters)
     _check_kernel()
@@ -391,7 +379,7 @@ def execute_all(out: Path, executed: Path, *, duration: float = 3.0, interval: f
 
     SIGINT, SIGTERM or SIGHUP stops every notebook under way: each worker interrupts its kernel, whose
     run keeps what it measured as ``<variant>.failed``, and ends; what does not end within a few
-    seconds is killed, and :class:`~leaklab._exceptions.Interrupted` is raised. The workers run in
+    seconds is killed, and :class:`~leaklab.errors.Interrupted` is raised. The workers run in
     sessions of their own and watch this process: if it dies, they stop the same way by themselves.
     """
     params = {"duration": duration, "interval": interval, "warmup": warmup, "out": str(Path(out).resolve())}
@@ -462,14 +450,17 @@ class _Worker:
             outcome = json.loads((self.folder / "result.json").read_text())
         except (OSError, ValueError):
             return NotebookFailed(f"notebook {self.notebook.name}: its worker process ended with status "
-                                  f"{self.popen.returncode} before finishing; its last words:\n{self._log_tail()}")
+                                  f"{self.popen.returncode} before finishing; its last words:\n{self._log_tail()}",
+                                  notebook=self.notebook.name)
         if outcome["status"] == "ok":
             return None
         if outcome["status"] == "failed":
-            return NotebookFailed(outcome["message"])
+            return NotebookFailed(outcome["message"], notebook=self.notebook.name)
         if outcome["status"] == "interrupted":
-            return NotebookFailed(f"notebook {self.notebook.name} was interrupted: its worker received a signal")
-        return NotebookFailed(f"notebook {self.notebook.name} could not be executed: {outcome['message']}")
+            return NotebookFailed(f"notebook {self.notebook.name} was interrupted: its worker received a signal",
+                                  notebook=self.notebook.name)
+        return NotebookFailed(f"notebook {self.notebook.name} could not be executed: {outcome['message']}",
+                              notebook=self.notebook.name)
 
     def _log_tail(self, lines: int = 20) -> str:
         try:
@@ -608,7 +599,7 @@ def _execute_here(notebook: Path, output: Path, parameters: Mapping[str, object]
         printed = _printed(output, exc.cell_index)
         raise NotebookFailed(f"notebook {notebook.name} failed in cell {exc.cell_index}:\n{exc.source}\n"
                              + (f"--- the cell printed ---\n{printed}\n" if printed else "")
-                             + f"{exc}\n(executed copy: {output})") from None
+                             + f"{exc}\n(executed copy: {output})", notebook=notebook.name) from None
     except TimeoutError as exc:
         raise NotebookFailed(f"notebook {notebook.name} exceeded its {timeout:g} s cell timeout: {exc}"
-                             f"\n(executed copy: {output})") from None
+                             f"\n(executed copy: {output})", notebook=notebook.name) from None

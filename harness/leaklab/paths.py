@@ -18,7 +18,7 @@ import os
 from importlib import resources
 from pathlib import Path
 
-from ._exceptions import LabContentMissing
+from .errors import LabContentMissing
 
 __all__ = ["ENV", "home", "content", "resource"]
 

@@ -19,21 +19,17 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ._exceptions import LeakLabError
+from .errors import LeakLabError, RunDataMissing
 from .lab import Result
 from .probe import SIGNALS, Samples, read_samples
 
-__all__ = ["COLOURS", "READING_PNG", "PngFigure", "RunDataMissing", "colour", "family_png", "overview_png",
+__all__ = ["COLOURS", "READING_PNG", "PngFigure", "colour", "family_png", "overview_png",
            "plot_family", "plot_overview", "plot_reading", "reading_figure", "save_png", "save_reading", "zorder"]
 
 #: One colour per variant, the same in every figure (Okabe-Ito palette: safe for colour-blind readers).
 COLOURS = {"leaky": "#D55E00", "fixed": "#0072B2"}
 _OTHER = ["#009E73", "#CC79A7", "#E69F00", "#56B4E9"]
 _WARMUP = "#dddddd"
-
-
-class RunDataMissing(LeakLabError):
-    """A result points at a run folder whose samples are gone."""
 
 
 def colour(variant: str) -> str:
@@ -51,7 +47,7 @@ def _samples(result: Result) -> Samples:
     path = Path(result.run_dir) / "samples.jsonl"
     if not path.is_file():
         raise RunDataMissing(f"{result.family}/{result.variant}: no samples at {path}; run "
-                             f"`leaklab run {result.family} --out <folder>` again (or check the folder)")
+                             f"`leaklab run {result.family} --out <folder>` again (or check the folder)", path=path)
     return read_samples(path)
 
 

@@ -20,11 +20,11 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from ._exceptions import LeakLabError
+from .errors import DiagnosisMissing
 from .probe import SIGNALS
 from .toolchain import GoToolchain
 
-__all__ = ["LEAK_PROFILE_MISSES", "SITE_MIN_RATE", "Diagnosis", "DiagnosisMissing", "Frame", "diagnose", "diagnosis_fields",
+__all__ = ["LEAK_PROFILE_MISSES", "SITE_MIN_RATE", "Diagnosis", "Frame", "diagnose", "diagnosis_fields",
            "goroutine_groups", "heap_growth", "leak_profile", "leak_profile_env", "leak_profile_supported"]
 
 #: What the goroutine leak profile cannot see; shown beside its findings.
@@ -42,10 +42,6 @@ _PROBE_FILE = "zz_leaklab_probe.go"
 #: (``runtime.malg`` for the descriptors of new goroutines, for instance).
 _ALLOCATOR = ("runtime.mallocgc", "runtime.newobject", "runtime.growslice", "runtime.makeslice",
               "runtime.makemap", "runtime.rawstring", "runtime.rawbyteslice")
-
-
-class DiagnosisMissing(LeakLabError):
-    """A run folder lacks the profiles a diagnosis needs."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,11 +104,11 @@ def _read_heap(path: Path, goroot: str) -> tuple[float, Counter, Counter]:
     The text form holds sampled counts; they are scaled up as pprof does for the binary form.
     """
     if not path.exists():
-        raise DiagnosisMissing(f"{path.parent} has no heap profiles: run with profiles=True (`leaklab run --diagnose`)")
+        raise DiagnosisMissing(f"{path.parent} has no heap profiles: run with profiles=True (`leaklab run --diagnose`)", path=path)
     text = path.read_text(errors="replace")
     rate, last_gc = re.search(r"@ heap/(\d+)", text), re.search(r"^# LastGC = (\d+)$", text, re.M)
     if not (rate and last_gc):
-        raise DiagnosisMissing(f"{path} is not a heap profile in pprof's text form (debug=1)")
+        raise DiagnosisMissing(f"{path} is not a heap profile in pprof's text form (debug=1)", path=path)
     sampling = int(rate[1]) / 2  # the legacy header carries twice runtime.MemProfileRate
     by_bytes: Counter[Frame] = Counter()
     by_objects: Counter[Frame] = Counter()
@@ -203,7 +199,8 @@ def goroutine_groups(run_dir: Path, *, goroot: str = "", top: int = 5,
     """
     run_dir = Path(run_dir)
     if not (run_dir / "goroutines.txt").exists():
-        raise DiagnosisMissing(f"{run_dir} has no goroutine dump: run with profiles=True (`leaklab run --diagnose`)")
+        raise DiagnosisMissing(f"{run_dir} has no goroutine dump: run with profiles=True (`leaklab run --diagnose`)",
+                               path=run_dir / "goroutines.txt")
     start = run_dir / "goroutines-start.txt"
     before = _group_goroutines(start, goroot) if start.exists() else {}
     window = _window(run_dir) if window is None else window

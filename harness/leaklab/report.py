@@ -16,8 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._exceptions import LeakLabError
 from .cases import families
+from .errors import LeakLabError
 from .lab import Result, check_limits
 from .notebooks import OVERVIEW_RECORD, RECORD, check, execute_all, load_results
 from .paths import resource

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import psutil
 
-from ._exceptions import Interrupted
+from .errors import Interrupted
 from .stopping import STOP_SIGNALS
 
 __all__ = ["DEFAULT_OUT", "Limits", "Outcome", "Tick", "execute"]

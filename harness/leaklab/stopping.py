@@ -3,7 +3,7 @@
 ``timeout``, a cancelled CI job, ``docker stop`` and systemd send SIGTERM; a closed terminal sends
 SIGHUP. Their default action ends Python at once, without running a ``finally``: the go command, the
 program or the notebook workers would live on. Inside :func:`raising`, both raise
-:class:`~leaklab._exceptions.Interrupted`, as SIGINT raises ``KeyboardInterrupt``, and the code that
+:class:`~leaklab.errors.Interrupted`, as SIGINT raises ``KeyboardInterrupt``, and the code that
 started a process stops it on the way out: :func:`kill_tree` (frozen first, so nothing forks while
 it is being killed), then :func:`wait_ended` (a process is gone when it no longer runs or is a zombie).
 """
@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 
 import psutil
 
-from ._exceptions import Interrupted
+from .errors import Interrupted
 
 __all__ = ["STOP_SIGNALS", "kill_tree", "raising", "signum_of", "wait_ended"]
 

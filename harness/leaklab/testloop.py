@@ -30,7 +30,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from ._exceptions import BadParameter, BuildFailed
+from .errors import BadParameter, BuildFailed
 from .paths import resource
 from .toolchain import GoToolchain
 

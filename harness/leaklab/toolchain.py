@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 
 from . import stopping
-from ._exceptions import GoNotFound, GoTooOld, LeakLabError
+from .errors import GoNotFound, GoTooOld, LeakLabError
 
 __all__ = ["GO_CACHE", "MIN_GO", "GoToolchain", "fetch_go", "find_go", "parse_version", "run_go"]
 
@@ -68,7 +68,7 @@ def run_group(cmd: list[str], *, timeout: float, late: Exception, cwd: Path | No
 
     Past ``timeout`` seconds, or on SIGINT, SIGTERM or SIGHUP, the group is killed with every
     descendant of the command, those that left the group (setsid) included; they have all ended
-    when this returns. A timeout raises ``late``; a signal :class:`~leaklab._exceptions.Interrupted`
+    when this returns. A timeout raises ``late``; a signal :class:`~leaklab.errors.Interrupted`
     (``KeyboardInterrupt`` for Ctrl-C).
     """
     popen = None

@@ -27,8 +27,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ._exceptions import BadParameter, LeakLabError
 from .cases import families, get_family
+from .errors import BadParameter, LeakLabError, SlidesUnavailable
 from .lab import Result, run_family
 from .notebooks import execute
 from .notebooks import load_results as _family_results
@@ -40,7 +40,7 @@ from .run import Limits
 if TYPE_CHECKING:  # rich is imported when a progress bar is made
     from rich.progress import Progress, TaskID
 
-__all__ = ["AGENDA", "CHEAT_SHEET", "COMMANDS", "labs_dir", "WORKSHOP_LIMITS", "SlidesUnavailable", "Agenda",
+__all__ = ["AGENDA", "CHEAT_SHEET", "COMMANDS", "labs_dir", "WORKSHOP_LIMITS", "Agenda",
            "VerdictTable", "WorkshopProgress", "agenda", "reading_figure", "load_results", "prepare_exercises", "render_handout",
            "render_slides", "reveal_dir", "run_workshop", "verdict_table", "cmd_workshop", "publish_pictures",
            "parse_start", "claims_block", "pages_with_claims", "update_claims"]
@@ -70,10 +70,6 @@ AGENDA = [
     (20, "cgo", "C memory the Go heap cannot see: watch RSS; defer C.free"),
     (15, "wrap-up", "Detecting leaks in production; what the article gets wrong on modern Go"),
 ]
-
-
-class SlidesUnavailable(LeakLabError):
-    """The reveal.js files needed for offline slides are not installed."""
 
 
 # --- results and tables ------------------------------------------------------------------------------------
