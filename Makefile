@@ -58,9 +58,11 @@ exercises: setup
 labs-img: setup
 	$(BIN)/leaklab workshop --out build/labs-img --duration 8 --pictures labs/img
 
-# The claims tables of the labs/ pages, from docs/claims.json (`leaklab claims --save` remeasures it).
+# The claims tables of the labs/ pages, from docs/claims.json (`leaklab claims --save` remeasures it), and the
+# timer picture across Go versions (docs/img/matrix-timer-classic.png) as labs/img/timer-versions.png.
 labs-claims: setup
 	$(BIN)/python -c "from leaklab.workshop import update_claims; print(*update_claims(), sep='\n')"
+	cp docs/img/matrix-timer-classic.png labs/img/timer-versions.png
 
 clean:
 	rm -rf $(OUT) $(REPORT) .pytest_cache .mypy_cache .ruff_cache

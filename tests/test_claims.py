@@ -10,8 +10,8 @@ import pytest
 
 from leaklab.bench import crossover
 from leaklab.cases import expectation, get_family
-from leaklab.claims import (CLAIMS, VERDICTS, Finding, claims_markdown, evaluate, load_findings, run_claims, table,
-                            write_claims)
+from leaklab.claims import (CLAIMS, VERDICTS, Finding, claims_json, claims_markdown, evaluate, load_findings, run_claims,
+                            table, write_claims)
 from leaklab.matrix import Cell
 from leaklab.run import Limits
 
@@ -363,3 +363,15 @@ def test_the_benchmark_expectation_follows_the_sync_map_of_the_go_measured():
     assert BY_ID["syncmap-vs-rwmutex"].expected({**quiet}) == "confirmed"  # saved before versions were recorded
     busy = {**quiet, "cores": {"sync.Map": {"0": 0.5}, "RWMutex": {"0": 0.5}}, "go_version": "go1.22.10"}
     assert BY_ID["syncmap-vs-rwmutex"].expected(busy) == "inconclusive"
+
+
+def test_every_committed_claim_carries_a_measured_verdict_on_at_least_three_go_versions():
+    saved = load_findings(all_versions=True)
+    assert {f.claim_id for f in saved} == set(BY_ID)
+    for claim_id in BY_ID:
+        measured = {f.go_version for f in saved if f.claim_id == claim_id and f.verdict in VERDICTS
+                    and f.verdict != "inconclusive"}
+        assert len(measured) >= 3, f"{claim_id}: measured on {sorted(measured)} only"
+    header = next(line for line in claims_json().with_suffix(".md").read_text().splitlines()
+                  if line.startswith("| family |"))
+    assert sum(cell.strip().startswith("go1.") for cell in header.split("|")) >= 3

@@ -36,7 +36,7 @@ from .toolchain import fetch_go
 __all__ = ["Cell", "DEFAULT_GODEBUG", "DEFAULT_VERSIONS", "VersionRun", "load_matrix", "load_versions", "matrix_png",
            "plot_matrix", "plot_versions", "run_matrix", "run_versions", "save_versions", "version_checks",
            "versions_png", "versions_table", "costs_table", "leak_profile_lines", "saved_versions",
-           "VersionsPicture", "VersionsView"]
+           "VersionsPicture", "VersionsView", "judged_curve"]
 
 #: 1.22: the timers of old; 1.24: Swiss-table maps, the new sync.Map, runtime.AddCleanup; 1.26: the goroutine
 #: leak profile as an experiment, the Green Tea GC; 1.27: asynctimerchan removed, the leak profile by default.
@@ -353,7 +353,7 @@ def leak_profile_lines(rows: Sequence[VersionRun]) -> str:
     return "".join(out)
 
 
-def _judged_curve(samples, signal: str):
+def judged_curve(samples, signal: str):
     """The curve the verdict reads: for the heap, the live heap each GC measured (the samples at which the GC
     count went up); for the other signals, every sample."""
     if signal == "heap_bytes" and {"gc_cycles", "live_bytes"} <= samples.columns.keys():
@@ -372,7 +372,7 @@ def plot_versions(rows: Sequence[VersionRun], family: str) -> Figure:
     gos = list(dict.fromkeys(r.go_version for r in rows if r.family == family))
     styles = ["-", "--", "-.", ":"]
     for r in (r for r in rows if r.family == family and r.status == "measured"):
-        t, y = _judged_curve(read_samples(Path(r.run_dir) / "samples.jsonl"), fam.signal)
+        t, y = judged_curve(read_samples(Path(r.run_dir) / "samples.jsonl"), fam.signal)
         colour = COLOURS.get(r.instead_of or r.variant, "#999999")
         ax.plot(t, y / sig.scale, styles[gos.index(r.go_version) % len(styles)], lw=1.8, marker=".", ms=3,
                 color=colour, label=f"{r.variant} on {r.go_version}: {r.verdict} ({sig.rate(r.rate_per_s)})")
@@ -412,18 +412,19 @@ def plot_matrix(cells: Sequence[Cell], signal: str = "heap_bytes", title: str = 
     fig = Figure(figsize=(9, 5.2), layout="constrained")
     ax = fig.add_subplot()
     styles = ["-", "--", "-.", ":"]
-    for i, cell in enumerate(c for c in cells if c.status == "measured"):
-        t, y = _judged_curve(read_samples(Path(cell.run_dir) / "samples.jsonl"), signal)
+    gos = list(dict.fromkeys(c.go_version for c in cells))  # one line style per toolchain, colour says the verdict
+    for cell in (c for c in cells if c.status == "measured"):
+        t, y = judged_curve(read_samples(Path(cell.run_dir) / "samples.jsonl"), signal)
         label = f"{cell.label}: {cell.verdict} ({sig.rate(cell.rate_per_s)})"
-        ax.plot(t, y / sig.scale, styles[i % len(styles)], lw=2, marker=".", ms=3,
+        ax.plot(t, y / sig.scale, styles[gos.index(cell.go_version) % len(styles)], lw=2, marker=".", ms=3,
                 color=_COLOUR.get(cell.verdict, "#999999"), label=label)
     others = [f"{c.label}: {c.status} ({c.note})" for c in cells if c.status != "measured"]
     ax.set_xlabel("time since the program started (s)")
     ax.set_ylabel(f"{sig.label} ({sig.display_unit})")
     ax.set_title(title or "The same program on several Go toolchains")
     ax.grid(alpha=0.3)
-    ax.legend(title="toolchain, go directive, GODEBUG: verdict (slope)", fontsize=8, title_fontsize=8,
-              loc="upper left")
+    ax.legend(title="toolchain (line style), go directive, GODEBUG: verdict (orange leak, blue flat) and slope",
+              fontsize=8, title_fontsize=8, loc="upper left")
     if others:
         fig.text(0.01, 0.005, "\n".join(others)[:600], fontsize=7, va="bottom", wrap=True)
         fig.get_layout_engine().set(rect=(0, 0.08, 1, 0.92))
