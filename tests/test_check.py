@@ -132,11 +132,10 @@ def test_the_second_hint_comes_on_the_second_failed_try(monkeypatch, tmp_path):
 
 @pytest.mark.timeout(30)
 def test_asking_for_the_hint_gives_the_second_one_at_once(monkeypatch, tmp_path, capsys):
-    import argparse
+    from leaklab.cli import main
 
     _fake_runs(monkeypatch, tmp_path)
-    args = argparse.Namespace(family="timer", path=None, limits=LIMITS, out=tmp_path / "runs", json=False, hint=True)
-    assert chk.cmd_check(args) == 1
+    assert main(["check", "timer", "--hint", "--out", str(tmp_path / "runs")]) == 1
     out, err = capsys.readouterr()
     assert f"another hint: {chk.hints('timer')['more']}" in out and err.startswith("leaklab: building")
 

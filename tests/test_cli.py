@@ -80,9 +80,13 @@ def test_a_compile_error_shows_the_compiler(leaklab, tmp_path):
 
 
 def test_the_cli_defaults_it_keeps_to_start_fast_are_those_of_their_modules():
-    from leaklab import cli, matrix, report
-    assert cli._MATRIX_VERSIONS == matrix.DEFAULT_VERSIONS and cli._MATRIX_GODEBUG == matrix.DEFAULT_GODEBUG
-    assert cli._DEFAULT_REPORT == report.DEFAULT_REPORT
+    from leaklab import matrix, report, workshop
+    from leaklab.cli import classroom, measure, runs
+    assert measure._MATRIX_VERSIONS == matrix.DEFAULT_VERSIONS and measure._MATRIX_GODEBUG == matrix.DEFAULT_GODEBUG
+    assert runs._DEFAULT_REPORT == report.DEFAULT_REPORT
+    ws = classroom._WORKSHOP_RUNS
+    assert (ws["duration"], ws["warmup"], ws["interval"]) == (
+        workshop.WORKSHOP_LIMITS.duration_s, workshop.WORKSHOP_LIMITS.warmup_s, workshop.WORKSHOP_LIMITS.interval_s)
 
 
 def test_listing_the_families_imports_neither_scipy_nor_matplotlib():

@@ -16,7 +16,6 @@ from leaklab.diagnose import (
     c_allocations,
     cgocheck_demo,
     check_finalizers,
-    diagnosis_tables,
     leak_profile_blind_spots,
     report,
     vet,
@@ -117,6 +116,8 @@ def test_the_leak_profile_is_there_from_go_1_26_and_its_experiment_is_recorded_i
 @pytest.mark.slow
 def test_the_cli_shows_the_diagnosis_under_the_verdicts(runs):
     from rich.console import Console
+
+    from leaklab.cli.terminal import diagnosis_tables
     console = Console(width=160, record=True, file=io.StringIO())
     for table in diagnosis_tables(runs[("syncmap", "leaky")]) + diagnosis_tables(runs[("syncmap", "fixed")]):
         console.print(table)
@@ -129,7 +130,7 @@ def test_the_cli_shows_the_diagnosis_under_the_verdicts(runs):
 def test_the_cli_summary_names_the_leaking_line_in_80_columns(runs):
     from rich.console import Console
 
-    from leaklab.terminal import verdict_block
+    from leaklab.cli.terminal import verdict_block
     console = Console(width=80, record=True, file=io.StringIO())
     console.print(verdict_block([runs[("syncmap", "leaky")], runs[("syncmap", "fixed")]]))
     text = console.export_text()

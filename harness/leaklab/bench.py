@@ -26,7 +26,7 @@ from .paths import content
 from .plot import colour
 from .toolchain import GoToolchain, find_go
 
-__all__ = ["bench_png_path", "BenchResult", "bench_png", "crossover", "load_bench", "plot_bench",
+__all__ = ["bench_png_path", "BenchResult", "bench_png", "crossover", "describe", "load_bench", "plot_bench",
            "run_bench"]
 
 #: Where ``leaklab bench`` draws its plot by default (docs/img/ of this checkout, wherever it is run from).
@@ -121,7 +121,7 @@ def load_bench(path: Path) -> BenchResult:
     return BenchResult(**doc)
 
 
-def _describe(by_impl: dict[str, dict[str, float]]) -> str:
+def describe(by_impl: dict[str, dict[str, float]]) -> str:
     w = crossover(by_impl)
     if w is not None:
         return f"RWMutex overtakes sync.Map at ~{w:.0f}% writes"
@@ -150,7 +150,7 @@ def plot_bench(result: BenchResult) -> Figure:
         ax.set_xticks(ticks, [str(t) for t in ticks])
         ax.set_xlabel("share of operations that are writes (%)")
         ax.set_ylabel("time per operation (ns, lower is faster)")
-        ax.set_title(f"{int(keys):,} keys: {_describe(result.ns_per_op[keys])}", fontsize=9, wrap=True)
+        ax.set_title(f"{int(keys):,} keys: {describe(result.ns_per_op[keys])}", fontsize=9, wrap=True)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(f"sync.Map vs map+RWMutex, {result.cpus} CPUs, {result.go_version}, measured "
@@ -165,17 +165,3 @@ def bench_png(result: BenchResult, path: Path) -> Path:
     plot_bench(result).savefig(path, dpi=100)
     path.with_suffix(".json").write_text(_json.dumps(result.as_dict(), indent=2))
     return path
-
-
-def cmd_bench(args) -> int:
-    """``leaklab bench``: run the benchmark, print the crossover, draw the plot."""
-    result = run_bench(args.keys or (), args.benchtime, args.count)
-    png = bench_png(result, args.plot or bench_png_path())
-    if args.json:
-        print(_json.dumps(result.as_dict() | {"crossover_write_percent": result.crossovers(), "plot": str(png)},
-                         indent=2))
-        return 0
-    for keys in sorted(result.ns_per_op, key=int):
-        print(f"{int(keys):>7,} keys: {_describe(result.ns_per_op[keys])}")
-    print(f"plot: {png}")
-    return 0

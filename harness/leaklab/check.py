@@ -31,7 +31,6 @@ from typing import Any
 
 import numpy as np
 
-from . import _json
 from .cases import Family, get_family
 from .errors import BadParameter, ProgramFailed
 from .lab import PROGRAM_SIGNALS, Result, measure
@@ -42,7 +41,7 @@ from .run import Limits
 from .toolchain import GoToolchain
 
 __all__ = ["TRIES_FILE", "WORK_EVIDENCE", "WORK_FRACTION", "CheckReport", "GoSource", "WorkEvidence", "check",
-           "cmd_check", "copy_starter", "format_report", "hints", "leaking_signals", "reference_work_rate",
+           "copy_starter", "format_report", "hints", "leaking_signals", "reference_work_rate",
            "save_curve", "show", "starter", "validate", "work_evidence"]
 
 #: In the runs folder: how many times in a row each program was checked and still leaked (the second
@@ -351,18 +350,3 @@ def format_report(report: CheckReport) -> str:
     if report.go_version:
         lines.append(f"  built with {report.go_version}; run data in {report.run_dir}")
     return "\n".join(lines)
-
-
-def cmd_check(args) -> int:
-    """``leaklab check FAMILY [--path DIR] [--hint]``: exit 0 only when the leak is fixed and the work still done.
-
-    The family and the folder are checked before anything is printed or built.
-    """
-    import sys
-
-    fam, path = validate(args.family, args.path)
-    where = args.path or f"the starter of {fam.name}"
-    print(f"leaklab: building {where} and running it for {args.limits.duration_s:g} s...", file=sys.stderr)
-    report = check(fam.name, path, limits=args.limits, out=args.out, more=getattr(args, "hint", False))
-    print(_json.dumps({"results": [report.as_dict()]}, indent=2) if args.json else format_report(report))
-    return 0 if report.passed else 1

@@ -40,7 +40,7 @@ from .toolchain import GoToolchain, find_go
 __all__ = [
     "FAMILY_CHECKS", "LEAK_PROFILE_MISSES", "Diagnosis", "DiagnosisMissing", "Frame", "Report",
     "asan_leaks", "c_allocations", "cgocheck_demo", "check_finalizers", "diagnose", "diagnosis_fields",
-    "diagnosis_tables", "family_checks", "goleak_test", "goroutine_groups", "heap_growth", "leak_profile",
+    "family_checks", "goleak_test", "goroutine_groups", "heap_growth", "leak_profile",
     "leak_profile_blind_spots", "leak_profile_env", "leak_profile_supported", "report", "vet",
 ]
 
@@ -328,7 +328,7 @@ class Report:
     def __init__(self, results, checks: list[dict]) -> None:
         self.results, self.checks = list(results), checks
 
-    def _sections(self):
+    def sections(self):
         """(title, column names, rows of text) of each table."""
         for r in self.results:
             name = f"{r.family}/{r.variant}"
@@ -360,32 +360,13 @@ class Report:
         parts = [f"<h4>{_code_html(title)}</h4><table class='leaklab-diagnosis'><thead><tr>"
                  + "".join(f"<th {cell}>{html.escape(h)}</th>" for h in head) + "</tr></thead><tbody>"
                  + "".join("<tr>" + "".join(f"<td {cell}>{_code_html(c)}</td>" for c in row) + "</tr>" for row in rows)
-                 + "</tbody></table>" for title, head, rows in self._sections()]
+                 + "</tbody></table>" for title, head, rows in self.sections()]
         parts.append(f"<p><em>What the leak profile misses:</em> {_code_html(LEAK_PROFILE_MISSES)}</p>")
         return "\n".join(parts)
 
     def __repr__(self) -> str:
         return "\n".join(f"{title}\n" + "\n".join("  " + "  ".join(row) for row in rows)
-                         for title, _, rows in self._sections())
-
-    def tables(self) -> list:
-        """The same tables for a terminal (rich)."""
-        from rich.markup import escape
-        from rich.table import Table
-
-        tables = []
-        for title, head, rows in self._sections():
-            table = Table(*head, title=escape(title))
-            for row in rows:
-                table.add_row(*map(escape, row))
-            tables.append(table)
-        return tables
-
-
-def diagnosis_tables(result) -> list:
-    """The diagnosis of one :class:`leaklab.lab.Result` as rich tables (shown under the verdicts of
-    ``leaklab run``); empty when the run was made without profiles."""
-    return [] if result.top_sites is None else Report([result], []).tables()
+                         for title, _, rows in self.sections())
 
 
 def report(results, *, checks: bool = True, go: GoToolchain | None = None) -> Report:

@@ -21,11 +21,8 @@ import importlib.util
 import json
 import re
 import shutil
-import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from .cases import families, get_family
 from .errors import BadParameter, LeakLabError, SlidesUnavailable
@@ -37,12 +34,9 @@ from .plot import COLOURS, plot_family, plot_overview, save_png
 from .probe import SIGNALS
 from .run import Limits
 
-if TYPE_CHECKING:  # rich is imported when a progress bar is made
-    from rich.progress import Progress, TaskID
-
 __all__ = ["AGENDA", "CHEAT_SHEET", "COMMANDS", "labs_dir", "WORKSHOP_LIMITS", "Agenda",
-           "VerdictTable", "WorkshopProgress", "agenda", "reading_figure", "load_results", "prepare_exercises", "render_handout",
-           "render_slides", "reveal_dir", "run_workshop", "verdict_table", "cmd_workshop", "publish_pictures",
+           "AFTER_RUNS", "VerdictTable", "agenda", "reading_figure", "load_results", "prepare_exercises", "render_handout",
+           "render_slides", "reveal_dir", "run_workshop", "verdict_table", "publish_pictures",
            "parse_start", "claims_block", "pages_with_claims", "update_claims"]
 
 def labs_dir() -> Path:
@@ -374,66 +368,8 @@ def run_workshop(out: Path, *, limits: Limits = WORKSHOP_LIMITS, names: Sequence
 
 
 #: The steps after the runs, each counted on the progress bar as this share of one run.
-_AFTER_RUNS = {"drawing the figures": 0.2, "executing the deck (labs/workshop/workshop.ipynb)": 1.0,
+AFTER_RUNS = {"drawing the figures": 0.2, "executing the deck (labs/workshop/workshop.ipynb)": 1.0,
                "rendering the slides and the handout": 0.3}
-
-
-class WorkshopProgress:
-    """What ``leaklab workshop`` shows on stderr while it prepares: a bar over the runs and the steps after
-    them in a terminal, one line per step in a log (``make workshop > log``)."""
-
-    def __init__(self, runs: int, limits: Limits, console=None) -> None:
-        from rich.console import Console
-
-        self.runs, self.limits, self.console = runs, limits, console or Console(stderr=True)
-        self.total = limits.duration_s * (runs + sum(_AFTER_RUNS.values()))
-        self.done, self.current, self.count = 0.0, "", 0
-        self.bar: Progress | None = None
-        self.task: TaskID | None = None
-
-    def __enter__(self) -> WorkshopProgress:
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        guess = 1.05 * self.total + 2 * self.runs  # the runs, the steps after them, and the builds
-        about = f"about {guess // 60:.0f} min {guess % 60:.0f} s" if guess >= 60 else f"about {guess:.0f} s"
-        self.console.print(f"leaklab workshop: {self.runs} runs of up to {self.limits.duration_s:g} s each (a run stops "
-                           f"once its verdict is certain), then the deck: {about} at most", highlight=False)
-        if self.console.is_terminal:
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[rss]}"),
-                                TimeElapsedColumn(), console=self.console, transient=True)
-            self.bar.__enter__()
-            self.task = self.bar.add_task("preparing", total=self.total, rss="")
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
-
-    def tick(self, name: str, elapsed: float, rss: int) -> None:
-        """While a program runs (the ``progress`` of :func:`run_workshop`)."""
-        if name != self.current:
-            self.current, self.count = name, self.count + 1
-            self._say(f"running {name} ({self.count} of {self.runs})")
-        if self.bar is not None and self.task is not None:
-            self.bar.update(self.task, completed=(self.count - 1) * self.limits.duration_s + min(elapsed, self.limits.duration_s),
-                            rss=f"RSS {rss / 2**20:,.0f} MiB")
-
-    def step(self, what: str) -> None:
-        """Before each family and each step after the runs (the ``step`` of :func:`run_workshop`)."""
-        if what in _AFTER_RUNS:
-            before = list(_AFTER_RUNS.values())[:list(_AFTER_RUNS).index(what)]
-            self.done = self.limits.duration_s * (self.runs + sum(before))
-            if self.bar is not None and self.task is not None:
-                self.bar.update(self.task, completed=self.done, rss="")
-            self._say(what)
-        elif self.bar is not None and self.task is not None:
-            self.bar.update(self.task, description=what)
-
-    def _say(self, what: str) -> None:
-        if self.bar is not None and self.task is not None:
-            self.bar.update(self.task, description=what)
-        else:
-            self.console.print(f"leaklab workshop: {what}", highlight=False)
 
 
 # --- exercise notebooks ------------------------------------------------------------------------------------
@@ -483,29 +419,6 @@ def prepare_exercises(solutions: Path | None = None, exercises: Path | None = No
         nbformat.write(_exercise(nbformat.read(src, as_version=4)), dst)
         written.append(dst)
     return written
-
-
-def cmd_workshop(args) -> int:
-    """``leaklab workshop``: run the families and render the slides and handout into ``--out``, with progress."""
-    if args.exercises_only:
-        for path in prepare_exercises():
-            print(path)
-        return 0
-    parse_start(args.start)
-    names = args.family or None
-    fams = [get_family(n) for n in names] if names else families()  # an unknown family fails before anything runs
-    started = time.monotonic()
-    with WorkshopProgress(2 * len(fams), args.limits) as shown:
-        made = run_workshop(args.out, limits=args.limits, names=[f.name for f in fams], start=args.start,
-                            progress=shown.tick, step=shown.step)
-    for name in ("slides.html", "handout.html"):
-        print(f"{name}: {made[name]}")
-    if args.pictures:
-        print(f"pictures: {publish_pictures(Path(args.out), args.pictures)}")
-    took = time.monotonic() - started
-    print(f"leaklab workshop: ready in {took // 60:.0f} min {took % 60:.0f} s; open slides.html from disk "
-          "(no network needed)", file=sys.stderr)
-    return 0
 
 
 def publish_pictures(out: Path, dest: Path) -> Path:

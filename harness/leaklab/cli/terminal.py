@@ -1,5 +1,6 @@
 """How the ``leaklab`` command shows runs in a terminal: a live view while they run, then a compact
-verdict block that fits 80 columns. Part of the command line (rich lives here and in cli.py only)."""
+verdict block that fits 80 columns, the diagnosis tables, and the workshop's progress. Part of the
+command line: rich is imported by the cli package only."""
 
 from __future__ import annotations
 
@@ -7,14 +8,19 @@ import math
 import textwrap
 import time
 
-from rich.console import Group
+from rich.console import Console, Group
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
 from rich.text import Text
 from sparklines import sparklines
 
-from .lab import LiveView, Result
-from .probe import SIGNALS
+from ..lab import LiveView, Result
+from ..probe import SIGNALS
+from ..run import Limits
+from .console import err
 
-__all__ = ["COLOURS", "LiveRuns", "verdict_block"]
+__all__ = ["COLOURS", "LiveRuns", "WorkshopProgress", "diagnosis_tables", "verdict_block"]
 
 #: The lab's colour-blind-safe pair (Okabe-Ito), as in the plots: orange leaks, blue is flat.
 COLOURS = {"leak": "#D55E00", "flat": "#0072B2", "inconclusive": "#E69F00", "watching": "grey50"}
@@ -107,6 +113,77 @@ def verdict_block(results: list[Result], *, details: bool = False) -> Group:
         for para in body:
             parts.append(Text(textwrap.fill(para, _WIDTH - 2, initial_indent="  ", subsequent_indent="    ")))
         if details:
-            from .diagnose import diagnosis_tables  # only when asked: it pulls in the diagnosis renderer
             parts.extend(diagnosis_tables(r))
     return Group(*parts)
+
+
+def diagnosis_tables(result: Result) -> list[Table]:
+    """The diagnosis of one run as rich tables (shown under the verdicts of ``leaklab run --details``);
+    empty when the run was made without profiles."""
+    if result.top_sites is None:
+        return []
+    from ..diagnose import Report
+
+    tables = []
+    for title, head, rows in Report([result], []).sections():
+        table = Table(*head, title=escape(title))
+        for row in rows:
+            table.add_row(*map(escape, row))
+        tables.append(table)
+    return tables
+
+
+class WorkshopProgress:
+    """What ``leaklab workshop`` shows on stderr while it prepares: a bar over the runs and the steps after
+    them in a terminal, one line per step in a log (``make workshop > log``)."""
+
+    def __init__(self, runs: int, limits: Limits, console: Console | None = None) -> None:
+        from ..workshop import AFTER_RUNS  # the workshop's steps after the runs, and their weights
+
+        self.runs, self.limits, self.console, self.after = runs, limits, console or err, AFTER_RUNS
+        self.total = limits.duration_s * (runs + sum(AFTER_RUNS.values()))
+        self.done, self.current, self.count = 0.0, "", 0
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
+
+    def __enter__(self) -> WorkshopProgress:
+        guess = 1.05 * self.total + 2 * self.runs  # the runs, the steps after them, and the builds
+        about = f"about {guess // 60:.0f} min {guess % 60:.0f} s" if guess >= 60 else f"about {guess:.0f} s"
+        self.console.print(f"leaklab workshop: {self.runs} runs of up to {self.limits.duration_s:g} s each (a run stops "
+                           f"once its verdict is certain), then the deck: {about} at most", highlight=False)
+        if self.console.is_terminal:
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[rss]}"),
+                                TimeElapsedColumn(), console=self.console, transient=True)
+            self.bar.__enter__()
+            self.task = self.bar.add_task("preparing", total=self.total, rss="")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+    def tick(self, name: str, elapsed: float, rss: int) -> None:
+        """While a program runs (the ``progress`` of :func:`run_workshop`)."""
+        if name != self.current:
+            self.current, self.count = name, self.count + 1
+            self._say(f"running {name} ({self.count} of {self.runs})")
+        if self.bar is not None and self.task is not None:
+            self.bar.update(self.task, completed=(self.count - 1) * self.limits.duration_s + min(elapsed, self.limits.duration_s),
+                            rss=f"RSS {rss / 2**20:,.0f} MiB")
+
+    def step(self, what: str) -> None:
+        """Before each family and each step after the runs (the ``step`` of :func:`run_workshop`)."""
+        if what in self.after:
+            before = list(self.after.values())[:list(self.after).index(what)]
+            self.done = self.limits.duration_s * (self.runs + sum(before))
+            if self.bar is not None and self.task is not None:
+                self.bar.update(self.task, completed=self.done, rss="")
+            self._say(what)
+        elif self.bar is not None and self.task is not None:
+            self.bar.update(self.task, description=what)
+
+    def _say(self, what: str) -> None:
+        if self.bar is not None and self.task is not None:
+            self.bar.update(self.task, description=what)
+        else:
+            self.console.print(f"leaklab workshop: {what}", highlight=False)
