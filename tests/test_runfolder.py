@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from leaklab.runfolder import _scope, _start_ticks, clean_stale_partials, owner_alive, partial_folder
+from leaklab.runfolder import RunFolder, _scope, _start_ticks, clean_stale_partials, owner_alive, partial_folder
 
 _MAKE_ONE_AND_WAIT = """
 import sys, time
@@ -78,3 +78,22 @@ def test_finished_and_failed_runs_and_a_missing_folder_are_left_alone(tmp_path):
     assert clean_stale_partials(tmp_path, unowned_after_s=0) == []
     assert clean_stale_partials(tmp_path / "no-such-folder") == []
     assert len(list(tmp_path.iterdir())) == 4
+
+
+def test_a_run_folder_names_the_files_the_probe_and_the_lab_write(tmp_path):
+    folder = RunFolder(str(tmp_path))
+    assert folder.path == tmp_path and folder.samples == tmp_path / "samples.jsonl"
+    assert (folder.meta.name, folder.result.name, folder.stderr.name) == ("meta.json", "result.json", "stderr.txt")
+    assert folder.heap_profile("start").name == "heap-start.txt" and folder.goroutines.name == "goroutines.txt"
+    assert folder.load.name == "load.jsonl" and folder.load_stderr.name == "load-stderr.txt"
+
+
+def test_its_meta_is_empty_until_written_and_its_last_words_come_from_stderr_else_stdout(tmp_path):
+    folder = RunFolder(tmp_path)
+    assert folder.read_meta() == {} and folder.last_words() == ""
+    folder.meta.write_text('{"goroot": "/go"}')
+    folder.stdout.write_text("PASS\nFAIL: TestLeak\n")
+    folder.stderr.write_text("")
+    assert folder.read_meta() == {"goroot": "/go"} and folder.last_words(1) == "FAIL: TestLeak"
+    folder.stderr.write_text("\n".join(f"line {i}" for i in range(30)) + "\n")
+    assert folder.last_words().splitlines() == [f"line {i}" for i in range(15, 30)]

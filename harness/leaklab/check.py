@@ -38,6 +38,7 @@ from .paths import content
 from .plot import plot_family, save_png
 from .probe import SIGNALS, read_samples
 from .run import Limits
+from .runfolder import RunFolder
 from .toolchain import GoToolchain
 
 __all__ = ["TRIES_FILE", "WORK_EVIDENCE", "WORK_FRACTION", "CheckReport", "GoSource", "WorkEvidence", "check",
@@ -203,7 +204,7 @@ def work_evidence(result: Result, family: str, warmup_s: float) -> float | None:
     request counted.
     """
     rule = WORK_EVIDENCE.get(family)
-    path = Path(result.run_dir) / "samples.jsonl"
+    path = RunFolder(result.run_dir).samples
     if rule is None or not path.is_file():
         return None
     samples = read_samples(path)
@@ -323,7 +324,7 @@ def check(family: str, path: Path | None = None, *, limits: Limits = Limits(), o
                            details=[str(exc), "a lab program serves requests until it is stopped; "
                                     "main must not return"], run_dir=exc.run_dir or "", **base)
     status, headline, details, ref = _judge(fam, result, limits, out, go, reference)
-    curve = save_curve(result, Path(result.run_dir) / "curve.png",
+    curve = save_curve(result, RunFolder(result.run_dir).curve,
                        f"leaklab check {fam.name}: {status} ({result.go_version})")
     tries = _tries(out, fam.name, path, status == "leaking")
     hint = hints(fam.name, leaking_signals(result)[0]) if status == "leaking" else {}

@@ -35,6 +35,7 @@ from .profiles import (
     leak_profile_supported,
 )
 from .run import Limits, execute
+from .runfolder import RunFolder
 from .toolchain import GoToolchain, find_go
 
 __all__ = [
@@ -80,9 +81,10 @@ def _run_briefly(package: Path, limits: Limits, *, go: GoToolchain, build_env: d
     """Build ``package`` (probe included) and run it under ``limits``: the probe makes it exit after
     ``limits.duration_s``. Returns its exit status and what it wrote on stderr."""
     with tempfile.TemporaryDirectory(prefix="leaklab-check-") as tmp:
-        binary = build(Path(package), Path(tmp) / "binary", go, env=build_env)
-        outcome = execute(binary, Path(tmp), limits, env=run_env, backstop=backstop)
-        stderr = (Path(tmp) / "stderr.txt").read_text(errors="replace")
+        folder = RunFolder(Path(tmp))
+        binary = build(Path(package), folder.binary, go, env=build_env)
+        outcome = execute(binary, folder.path, limits, env=run_env, backstop=backstop)
+        stderr = folder.stderr.read_text(errors="replace")
     if outcome.timed_out:
         raise LeakLabError(f"{package} was still running {limits.grace_s:g} s after its {limits.duration_s:g} s "
                            "and was stopped; is it a lab program (built with the probe, which ends it)?")
@@ -176,7 +178,8 @@ def cgocheck_demo(*, go: GoToolchain | None = None, demo: Path | None = None) ->
             run_dir = Path(tmp) / name
             run_dir.mkdir()
             outcome = execute(binary, run_dir, Limits(duration_s=10.0, warmup_s=0.0), env=env)
-            text = (run_dir / ("stderr.txt" if outcome.returncode else "stdout.txt")).read_text().strip().splitlines()
+            said = RunFolder(run_dir).stderr if outcome.returncode else RunFolder(run_dir).stdout
+            text = said.read_text().strip().splitlines()
             out[name] = {"returncode": outcome.returncode, "message": text[0] if text else ""}
     return out
 
@@ -258,7 +261,7 @@ def _checkfinalizers(fam: Family, results, go: GoToolchain) -> list[dict]:
 def _finalizer_counts(fam: Family, results, go: GoToolchain) -> list[dict]:
     out = []
     for r in results:
-        samples = read_samples(Path(r.run_dir) / "samples.jsonl")
+        samples = read_samples(RunFolder(r.run_dir).samples)
         n = {k: int(samples[k][-1]) for k in ("finalizers_queued", "finalizers_executed", "cleanups_queued",
                                               "cleanups_executed") if k in samples.columns and len(samples)}
         out.append(_finding("finalizers and cleanups run (runtime/metrics)", r.variant,

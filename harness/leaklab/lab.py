@@ -31,7 +31,7 @@ from .load import driver as load_driver
 from .probe import Samples, SampleStream
 from .profiles import diagnosis_fields, leak_profile_env
 from .run import DEFAULT_OUT, Limits, Outcome, execute
-from .runfolder import clean_stale_partials, partial_folder
+from .runfolder import RunFolder, clean_stale_partials, partial_folder
 from .testloop import ITERATIONS, build_test, run_arguments
 from .toolchain import GoToolchain, find_go
 from .verdict import Judgement, Sequential, SignalVerdict, explain, judge_samples, signal_points
@@ -157,9 +157,7 @@ def _provenance(go: GoToolchain, binary: Path, package: Path, limits: Limits, en
 def _failure(outcome: Outcome, run_dir: Path, samples: int, limits: Limits, ended: bool = True,
              last_t: float = 0.0, watch: _Watch | None = None) -> str | None:
     # Its last words: what it wrote on stderr, else on stdout (where a test binary reports a failure).
-    said = (run_dir / "stderr.txt").read_text(errors="replace").strip() or \
-        (run_dir / "stdout.txt").read_text(errors="replace").strip()
-    tail = "\n".join(said.splitlines()[-15:])
+    tail = RunFolder(run_dir).last_words(15)
     if outcome.interrupted:
         return None
     if outcome.timed_out:
@@ -257,9 +255,9 @@ def measure(package: Path, family: str, variant: str, *, limits: Limits = Limits
         build_env = {k: v for k, v in env.items() if k != "GODEBUG"}
         if profiles:  # Go 1.26 has the goroutine leak profile only as an experiment chosen at build time
             build_env.update(leak_profile_env(go, build_env.get("GOEXPERIMENT")))
-        binary = (build_test(package, run_dir / "binary", go, env=build_env) if test is not None else
-                  build(package, run_dir / "binary", go, env=build_env, go_directive=go_directive))
-        loading = LoadRun(load_driver(go), load, run_dir / "load.jsonl") if load else None
+        binary = (build_test(package, RunFolder(run_dir).binary, go, env=build_env) if test is not None else
+                  build(package, RunFolder(run_dir).binary, go, env=build_env, go_directive=go_directive))
+        loading = LoadRun(load_driver(go), load, RunFolder(run_dir).load) if load else None
         if profiles:
             env = {**env, "LEAKLAB_PROFILE_DIR": str(run_dir.resolve())}
         meta = {**_provenance(go, binary, package, limits, env), "go_directive": go_directive or "",
@@ -267,7 +265,7 @@ def measure(package: Path, family: str, variant: str, *, limits: Limits = Limits
                             "env": sorted(program_env), "port": port, "load": load.as_dict() if load else None,
                             "test": test}}
         names = [signal] if signal else PROGRAM_SIGNALS
-        watch = _Watch(run_dir / "samples.jsonl", names, limits, work, loading)
+        watch = _Watch(RunFolder(run_dir).samples, names, limits, work, loading)
         label = f"{family}/{variant}"
         try:
             outcome = execute(binary, run_dir, limits, env={**env, **program_env}, return_interrupted=True,
@@ -276,7 +274,7 @@ def measure(package: Path, family: str, variant: str, *, limits: Limits = Limits
         finally:
             if loading:
                 loading.close()
-        (run_dir / "meta.json").write_text(json.dumps({**meta, "outcome": dataclasses.asdict(outcome)}, indent=2))
+        RunFolder(run_dir).meta.write_text(json.dumps({**meta, "outcome": dataclasses.asdict(outcome)}, indent=2))
         samples = watch.final()
         problem = _failure(outcome, run_dir, len(samples), limits, samples.ended,
                            float(samples.t[-1]) if len(samples) else 0.0, watch)
@@ -300,7 +298,7 @@ def measure(package: Path, family: str, variant: str, *, limits: Limits = Limits
                         signals={n: v.as_dict() for n, v in seen.items()},
                         load=loaded,
                         **(diagnosis_fields(run_dir, go.goroot, _heap_leak_rate(seen)) if profiles else {}))
-        (run_dir / "result.json").write_text(json.dumps(result.as_dict(), indent=2, allow_nan=False))
+        RunFolder(run_dir).result.write_text(json.dumps(result.as_dict(), indent=2, allow_nan=False))
     except BaseException:
         shutil.rmtree(run_dir, ignore_errors=True)
         raise
@@ -461,4 +459,4 @@ def run_program(path: Path, **kwargs) -> Result:
 
 def load_result(run_dir: Path) -> Result:
     """Read back the result a run folder holds (``run_dir`` is where it was read, wherever it was written)."""
-    return Result(**{**json.loads((Path(run_dir) / "result.json").read_text()), "run_dir": str(Path(run_dir).resolve())})
+    return Result(**{**json.loads(RunFolder(run_dir).result.read_text()), "run_dir": str(Path(run_dir).resolve())})

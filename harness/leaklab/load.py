@@ -40,6 +40,7 @@ import numpy as np
 from .errors import BadParameter, BuildFailed
 from .paths import resource
 from .probe import Samples
+from .runfolder import RunFolder
 from .toolchain import GoToolchain
 
 __all__ = ["ANSWERED", "CACHE", "DEFAULT_RATE", "PORT", "Load", "LoadRun", "check_url", "describe", "driver",
@@ -204,7 +205,7 @@ class LoadRun:
                 "-timeout", f"{self.load.timeout_s}s"]
         for url in self.load.urls:
             argv += ["-target", url]
-        with open(self.path.with_name("load-stderr.txt"), "wb") as err:
+        with open(RunFolder(self.path.parent).load_stderr, "wb") as err:
             self.popen = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err,
                                           start_new_session=True)
 
@@ -318,7 +319,7 @@ class LoadRun:
         return None
 
     def _driver_words(self) -> str:
-        words = self.path.with_name("load-stderr.txt")
+        words = RunFolder(self.path.parent).load_stderr
         return (words.read_text(errors="replace").strip()[-500:] if words.is_file() else "") or "no message"
 
     def summary(self) -> dict:

@@ -43,6 +43,7 @@ from .lab import run_family as _run_family
 from .paths import content
 from .probe import SIGNALS
 from .run import Limits
+from .runfolder import RunFolder
 
 __all__ = ["KERNEL", "notebooks_dir", "RECORD", "STOP_GRACE_S", "Picture", "check",
            "check_record", "execute", "execute_all", "figure", "load_results", "notebook_paths", "overview",
@@ -126,7 +127,7 @@ def load_results(out: str | Path, name: str) -> list[Result] | None:
     """The results a previous run of family ``name`` left in ``out``, or ``None`` if a variant is missing."""
     fam = get_family(name)
     dirs = [Path(out) / fam.name / v for v in DEFAULT_VARIANTS]
-    if not all((d / "result.json").is_file() for d in dirs):
+    if not all(RunFolder(d).result.is_file() for d in dirs):
         return None
     return [load_result(d) for d in dirs]
 
@@ -207,8 +208,7 @@ def overview_figure(results_by_family: Mapping[str, Sequence[Result]]) -> Pictur
 
 def _record_of(results: Sequence[Result]) -> dict:
     first = results[0]
-    meta_path = Path(first.run_dir) / "meta.json"
-    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    meta = RunFolder(first.run_dir).read_meta()
     return {
         "family": first.family,
         "go_version": first.go_version,

@@ -8,7 +8,6 @@ can be made in a loop, in a notebook or in a test alike; :func:`save_png` writes
 from __future__ import annotations
 
 import copy
-import json
 import math
 import textwrap
 from collections.abc import Mapping, Sequence
@@ -22,6 +21,7 @@ from matplotlib.figure import Figure
 from .errors import LeakLabError, RunDataMissing
 from .lab import Result
 from .probe import SIGNALS, Samples, read_samples
+from .runfolder import RunFolder
 
 __all__ = ["COLOURS", "READING_PNG", "PngFigure", "colour", "family_png", "overview_png",
            "plot_family", "plot_overview", "plot_reading", "reading_figure", "save_png", "save_reading", "zorder"]
@@ -44,7 +44,7 @@ def zorder(variant: str) -> float:
 
 
 def _samples(result: Result) -> Samples:
-    path = Path(result.run_dir) / "samples.jsonl"
+    path = RunFolder(result.run_dir).samples
     if not path.is_file():
         raise RunDataMissing(f"{result.family}/{result.variant}: no samples at {path}; run "
                              f"`leaklab run {result.family} --out <folder>` again (or check the folder)", path=path)
@@ -73,10 +73,7 @@ def _warmup(ax: Axes, result: Result, label: bool = True) -> None:
 
 
 def _warmup_s(result: Result) -> float:
-    meta = Path(result.run_dir) / "meta.json"
-    if meta.is_file():
-        return float(json.loads(meta.read_text()).get("parameters", {}).get("warmup_s", 0.0))
-    return 0.0
+    return float(RunFolder(result.run_dir).read_meta().get("parameters", {}).get("warmup_s", 0.0))
 
 
 def _signal_panel(ax: Axes, runs: Sequence[tuple[Result, Samples]], signal: str, annotate: bool = True) -> None:

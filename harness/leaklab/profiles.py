@@ -13,7 +13,6 @@ standard library: for ``make([]byte, n)`` inside ``main.handle`` that is ``main.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import re
@@ -22,6 +21,7 @@ from pathlib import Path
 
 from .errors import DiagnosisMissing
 from .probe import SIGNALS
+from .runfolder import RunFolder
 from .toolchain import GoToolchain
 
 __all__ = ["LEAK_PROFILE_MISSES", "SITE_MIN_RATE", "Diagnosis", "Frame", "diagnose", "diagnosis_fields",
@@ -134,7 +134,7 @@ def heap_growth(run_dir: Path, *, goroot: str = "", top: int = 5,
     fixed program gives an empty list. Each entry has ``site``, ``bytes`` (growth), ``start_bytes``,
     ``end_bytes``, ``objects`` (growth), ``function``, ``file``, ``line``.
     """
-    (t0, b0, o0), (t1, b1, o1) = (_read_heap(Path(run_dir) / f"heap-{w}.txt", goroot) for w in ("start", "end"))
+    (t0, b0, o0), (t1, b1, o1) = (_read_heap(RunFolder(run_dir).heap_profile(w), goroot) for w in ("start", "end"))
     window = max(t1 - t0, 1e-3)
     sites = [{"site": f.site, "bytes": b1[f] - b0[f], "start_bytes": b0[f], "end_bytes": b1[f],
               "objects": o1[f] - o0[f], "function": f.function, "file": f.file, "line": f.line}
@@ -145,8 +145,8 @@ def heap_growth(run_dir: Path, *, goroot: str = "", top: int = 5,
 def _window(run_dir: Path) -> float:
     """Seconds between the start and end snapshots (the GCs before the two heap profiles); 0 if unknown."""
     times = []
-    for name in ("heap-start.txt", "heap-end.txt"):
-        path = Path(run_dir) / name
+    for when in ("start", "end"):
+        path = RunFolder(run_dir).heap_profile(when)
         m = re.search(r"^# LastGC = (\d+)$", path.read_text(errors="replace"), re.M) if path.exists() else None
         times.append(int(m[1]) / 1e9 if m else math.nan)
     return 0.0 if math.isnan(times[1] - times[0]) else times[1] - times[0]
@@ -198,14 +198,15 @@ def goroutine_groups(run_dir: Path, *, goroot: str = "", top: int = 5,
     since the start of the steady window, and ``growing`` (faster than ``min_rate`` per second).
     """
     run_dir = Path(run_dir)
-    if not (run_dir / "goroutines.txt").exists():
+    folder = RunFolder(run_dir)
+    if not folder.goroutines.exists():
         raise DiagnosisMissing(f"{run_dir} has no goroutine dump: run with profiles=True (`leaklab run --diagnose`)",
-                               path=run_dir / "goroutines.txt")
-    start = run_dir / "goroutines-start.txt"
+                               path=folder.goroutines)
+    start = folder.goroutines_start
     before = _group_goroutines(start, goroot) if start.exists() else {}
     window = _window(run_dir) if window is None else window
     groups = []
-    for key, g in _group_goroutines(run_dir / "goroutines.txt", goroot).items():
+    for key, g in _group_goroutines(folder.goroutines, goroot).items():
         g["growth"] = g["count"] - before.get(key, {}).get("count", 0)
         g["growing"] = bool(window and g["growth"] / window >= min_rate)
         g["fingerprint"] = f"{g['site']} {g['wait']}"
@@ -220,7 +221,7 @@ def leak_profile(run_dir: Path, *, goroot: str = "", top: int = 5) -> dict:
     ``GOEXPERIMENT=goroutineleakprofile`` at build time). ``total`` counts leaked goroutines;
     ``sites`` lists them by the program's first frame; ``misses`` says what the profile cannot see.
     """
-    path = Path(run_dir) / "goroutineleak.txt"
+    path = RunFolder(run_dir).goroutine_leaks
     if not path.exists():
         return {"available": False, "total": 0, "sites": [], "misses": LEAK_PROFILE_MISSES}
     text = path.read_text(errors="replace")
@@ -254,8 +255,7 @@ def diagnose(run_dir: Path, *, goroot: str | None = None, top: int = 5,
     """Read every profile of a run folder; ``goroot`` defaults to the one its meta.json records."""
     run_dir = Path(run_dir)
     if goroot is None:
-        meta = run_dir / "meta.json"
-        goroot = json.loads(meta.read_text()).get("goroot", "") if meta.exists() else ""
+        goroot = RunFolder(run_dir).read_meta().get("goroot", "")
     window = _window(run_dir)
     return Diagnosis(top_sites=heap_growth(run_dir, goroot=goroot, top=top, min_rate=site_min_rate),
                      top_goroutines=goroutine_groups(run_dir, goroot=goroot, top=top, window=window),

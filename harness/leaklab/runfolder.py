@@ -1,4 +1,17 @@
-"""Run folders in the making: whose they are, and removing those whose run died with its process.
+"""The run folder: the files one run leaves, and folders in the making, removed when their run died.
+
+:class:`RunFolder` names every file of a run, so that no other module spells a file name::
+
+    OUT/<family>/<variant>/     (<variant>.failed/ when the run failed; its samples are kept)
+        binary                  the program, built with the probe
+        samples.jsonl           one JSON line per sample (the probe writes it)
+        stdout.txt, stderr.txt  what the program printed
+        meta.json               provenance: Go, parameters, program, outcome
+        result.json             the verdict (:class:`leaklab.lab.Result`)
+        heap-start.txt, heap-end.txt, goroutines-start.txt, goroutines.txt, goroutineleak.txt
+                                the profiles of ``--diagnose`` (pprof text; the probe writes them)
+        load.jsonl, load-stderr.txt   with ``--load``: the driver's counts and its last words
+        curve.png               ``leaklab check``'s picture of the run
 
 A run is written into a hidden folder beside its final place and renamed into place when it ends
 (see :mod:`leaklab.lab`). :func:`partial_folder` names that folder after the process writing it::
@@ -20,6 +33,7 @@ called before the next run in the same place, removes every such folder whose ow
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -27,7 +41,94 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["UNOWNED_AFTER_S", "clean_stale_partials", "owner_alive", "partial_folder"]
+__all__ = ["UNOWNED_AFTER_S", "RunFolder", "clean_stale_partials", "owner_alive", "partial_folder"]
+
+
+class RunFolder:
+    """The files of one run in ``path`` (see the module); nothing is read or made until asked."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunFolder({str(self.path)!r})"
+
+    @property
+    def binary(self) -> Path:
+        """The program, built with the probe."""
+        return self.path / "binary"
+
+    @property
+    def samples(self) -> Path:
+        """The samples, a JSON line each."""
+        return self.path / "samples.jsonl"
+
+    @property
+    def stdout(self) -> Path:
+        """What the program wrote on stdout."""
+        return self.path / "stdout.txt"
+
+    @property
+    def stderr(self) -> Path:
+        """What the program wrote on stderr."""
+        return self.path / "stderr.txt"
+
+    @property
+    def meta(self) -> Path:
+        """Provenance: Go, parameters, program, outcome."""
+        return self.path / "meta.json"
+
+    @property
+    def result(self) -> Path:
+        """The verdict, as ``Result.as_dict()``."""
+        return self.path / "result.json"
+
+    @property
+    def goroutines(self) -> Path:
+        """The goroutine dump at the end."""
+        return self.path / "goroutines.txt"
+
+    @property
+    def goroutines_start(self) -> Path:
+        """The goroutine dump after the warm-up."""
+        return self.path / "goroutines-start.txt"
+
+    @property
+    def goroutine_leaks(self) -> Path:
+        """The goroutine leak profile."""
+        return self.path / "goroutineleak.txt"
+
+    @property
+    def load(self) -> Path:
+        """With ``--load``: the driver's counts."""
+        return self.path / "load.jsonl"
+
+    @property
+    def load_stderr(self) -> Path:
+        """With ``--load``: the driver's stderr."""
+        return self.path / "load-stderr.txt"
+
+    @property
+    def curve(self) -> Path:
+        """``leaklab check``'s picture of the run."""
+        return self.path / "curve.png"
+
+    def heap_profile(self, when: str) -> Path:
+        """The heap profile taken at ``when``: ``"start"`` (after the warm-up) or ``"end"``."""
+        return self.path / f"heap-{when}.txt"
+
+    def read_meta(self) -> dict:
+        """meta.json as a dict; empty when the run has none."""
+        return json.loads(self.meta.read_text()) if self.meta.is_file() else {}
+
+    def last_words(self, lines: int = 15) -> str:
+        """The last ``lines`` lines the program wrote on stderr, else on stdout (where a test binary reports)."""
+        said = ""
+        for path in (self.stderr, self.stdout):
+            said = path.read_text(errors="replace").strip() if path.is_file() else ""
+            if said:
+                break
+        return "\n".join(said.splitlines()[-lines:])
 
 #: How long a folder whose owner cannot be checked must stay untouched before it counts as stale.
 UNOWNED_AFTER_S = 600.0

@@ -18,7 +18,6 @@ import dataclasses
 import datetime
 import html
 import importlib.util
-import json
 import re
 import shutil
 from collections.abc import Callable, Sequence
@@ -33,6 +32,7 @@ from .paths import content
 from .plot import COLOURS, plot_family, plot_overview, save_png
 from .probe import SIGNALS
 from .run import Limits
+from .runfolder import RunFolder
 
 __all__ = ["AGENDA", "CHEAT_SHEET", "COMMANDS", "labs_dir", "WORKSHOP_LIMITS", "Agenda",
            "AFTER_RUNS", "VerdictTable", "agenda", "reading_figure", "load_results", "prepare_exercises", "render_handout",
@@ -301,7 +301,7 @@ def render_handout(results: dict[str, list[Result]], output: Path, overview_png:
     """A printable handout: page 1 the agenda and what the lab measured, page 2 a cheat sheet (the five
     leaks, their fixes, how to read a verdict, the commands). Leak and flat have the lab's colours."""
     first = next(iter(results.values()))[0]
-    meta = json.loads((Path(first.run_dir) / "meta.json").read_text())
+    meta = RunFolder(first.run_dir).read_meta()
     image = f'<img src="{overview_png.name}" alt="verdict signal of every family">' if overview_png else ""
     leak, flat = COLOURS["leaky"], COLOURS["fixed"]
     css = ("body{font:10pt/1.3 sans-serif;max-width:50em;margin:1em auto}h1{font-size:15pt;margin:0}"
@@ -429,7 +429,7 @@ def publish_pictures(out: Path, dest: Path) -> Path:
              "regenerate them rather than editing them.", ""]
     for family, runs in results.items():
         shutil.copyfile(out / "img" / f"{family}.png", dest / f"{family}.png")
-        meta = json.loads((Path(runs[0].run_dir) / "meta.json").read_text())
+        meta = RunFolder(runs[0].run_dir).read_meta()
         verdicts = ", ".join(f"{r.variant} {r.verdict} ({_growth(r)})" for r in runs)
         lines.append(f"- `{family}.png`: {verdicts}; {runs[0].go_version}, {meta['host']['machine']}, "
                      f"{meta['parameters']['duration_s']:g} s runs, {meta['date'][:10]}.")
