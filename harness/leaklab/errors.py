@@ -17,6 +17,7 @@ except :class:`Interrupted`, which is a ``KeyboardInterrupt`` (the CLI exits 128
     ├── RunDataMissing        a run folder without its samples                  .path
     ├── DiagnosisMissing      a run without the profiles a diagnosis reads      .path
     ├── BenchFailed           `go test -bench` failed                           .output
+    ├── ClaimCheckFailed      a claim's check could not run, or has no findings saved
     ├── KernelMissing         the notebooks' Jupyter kernel is not installed    .kernel
     ├── NotebookFailed        a notebook failed, timed out or lost its worker   .notebook
     └── SlidesUnavailable     the reveal.js files for offline slides are missing
@@ -27,8 +28,9 @@ import signal
 from pathlib import Path
 
 __all__ = [
-    "BadGoVersion", "BadParameter", "BenchFailed", "BuildFailed", "DiagnosisMissing", "GoFetchFailed", "GoNotFound",
-    "GoTooOld", "Interrupted", "KernelMissing", "LabContentMissing", "LeakLabError", "NotebookFailed", "ProgramFailed",
+    "BadGoVersion", "BadParameter", "BenchFailed", "BuildFailed", "ClaimCheckFailed", "DiagnosisMissing",
+    "GoFetchFailed", "GoNotFound", "GoTooOld", "Interrupted", "KernelMissing", "LabContentMissing", "LeakLabError",
+    "NotebookFailed", "ProgramFailed",
     "RunDataMissing", "SlidesUnavailable", "ToolchainError", "UnknownFamily",
 ]
 
@@ -118,6 +120,10 @@ class BenchFailed(LeakLabError):
     def __init__(self, message: str, *, output: str = "") -> None:
         super().__init__(message)
         self.output = output
+
+
+class ClaimCheckFailed(LeakLabError):
+    """A check could not run (a Go example failed to build, a program crashed...), or no findings are saved."""
 
 
 class KernelMissing(LeakLabError):

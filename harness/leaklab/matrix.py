@@ -25,8 +25,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from . import _json
-from ._exceptions import BadParameter, BuildFailed, ProgramFailed
 from .cases import Family, expectation, families, get_family
+from .errors import BadParameter, BuildFailed, ProgramFailed
 from .lab import DEFAULT_OUT, FAMILY_SETTLE_S, Progress, measure
 from .plot import COLOURS
 from .probe import SIGNALS, read_samples

