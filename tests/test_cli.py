@@ -80,9 +80,9 @@ def test_a_compile_error_shows_the_compiler(leaklab, tmp_path):
 
 
 def test_the_cli_defaults_it_keeps_to_start_fast_are_those_of_their_modules():
-    from leaklab import matrix, report, workshop
+    from leaklab import godebug, matrix, report, workshop
     from leaklab.cli import classroom, measure, runs
-    assert measure._MATRIX_VERSIONS == matrix.DEFAULT_VERSIONS and measure._MATRIX_GODEBUG == matrix.DEFAULT_GODEBUG
+    assert measure._MATRIX_VERSIONS == matrix.DEFAULT_VERSIONS and measure._MATRIX_GODEBUG == godebug.DEFAULT_GODEBUG
     assert runs._DEFAULT_REPORT == report.DEFAULT_REPORT
     ws = classroom._WORKSHOP_RUNS
     assert (ws["duration"], ws["warmup"], ws["interval"]) == (
@@ -187,3 +187,12 @@ def test_a_service_with_a_config_file_an_environment_variable_and_a_port_is_star
     assert meta["program"]["cwd"] == str((FIXTURES / "configured_service").resolve())
     assert meta["program"]["env"] == ["GREETING"] and meta["program"]["load"]["urls"] == [
         f"http://127.0.0.1:{port}/greet"]
+
+
+def test_matrix_all_or_a_family_without_a_variant_runs_the_families():
+    from leaklab.cli.measure import versions_mode
+    assert versions_mode("all", "classic")
+    assert versions_mode("syncmap", "classic")  # the parser's old default
+    assert versions_mode("timer", None)
+    assert not versions_mode("timer", "classic")
+    assert not versions_mode("syncmap", "nope")
