@@ -12,8 +12,16 @@ import pytest
 from leaklab import toolchain
 from leaklab.cases import families, get_family
 from leaklab.errors import BadGoVersion, GoFetchFailed
-from leaklab.matrix import (VersionRun, _instead, costs_table, leak_profile_lines, load_versions, run_versions,
-                            versions_png, versions_table)
+from leaklab.matrix import (
+    VersionRun,
+    _instead,
+    costs_table,
+    leak_profile_lines,
+    load_versions,
+    run_versions,
+    versions_png,
+    versions_table,
+)
 from leaklab.run import Limits
 from leaklab.stopping import wait_ended
 from leaklab.toolchain import fetch_go

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import itertools
 import json
 import os
 import re
@@ -89,7 +90,7 @@ def crossover(by_impl: dict[str, dict[str, float]]) -> float | None:
     sm, rw = by_impl.get("sync.Map", {}), by_impl.get("RWMutex", {})
     ratios = sorted(set(sm) & set(rw), key=float)
     diff = [(float(w), sm[w] - rw[w]) for w in ratios]  # > 0: RWMutex faster
-    for (w0, d0), (w1, d1) in zip(diff, diff[1:]):
+    for (w0, d0), (w1, d1) in itertools.pairwise(diff):
         if d0 <= 0 < d1:
             return w0 + (w1 - w0) * (-d0) / (d1 - d0)
     return None
@@ -136,7 +137,7 @@ def plot_bench(result: BenchResult) -> Figure:
     panels = sorted(result.ns_per_op, key=int)
     fig = Figure(figsize=(5 * len(panels), 4.6), layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    for ax, keys in zip(axes, panels):
+    for ax, keys in zip(axes, panels, strict=True):
         for impl in IMPLS:
             points = sorted((float(w), ns) for w, ns in result.ns_per_op[keys].get(impl, {}).items())
             ax.plot([p[0] for p in points], [p[1] for p in points], "o-", color=colour(impl),

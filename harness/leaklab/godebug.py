@@ -17,14 +17,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from matplotlib.figure import Figure
-from matplotlib.layout_engine import ConstrainedLayoutEngine
 
 from . import _json
 from .cases import Family, expectation, get_family
 from .errors import BadParameter, ProgramFailed
 from .lab import DEFAULT_OUT, Progress, measure
 from .matrix import DEFAULT_VERSIONS, family_limits, judged_curve
-from .plot import COLOURS
+from .plot import COLOURS, room_below
 from .probe import SIGNALS, read_samples
 from .run import Limits
 from .runfolder import RunFolder
@@ -155,9 +154,7 @@ def plot_matrix(cells: Sequence[Cell], signal: str = "heap_bytes", title: str = 
               fontsize=8, title_fontsize=8, loc="upper left")
     if others:
         fig.text(0.01, 0.005, "\n".join(others)[:600], fontsize=7, va="bottom", wrap=True)
-        engine = fig.get_layout_engine()
-        if isinstance(engine, ConstrainedLayoutEngine):  # room below the axes for the list
-            engine.set(rect=(0, 0.08, 1, 0.92))
+        room_below(fig, 0.08)
     return fig
 
 

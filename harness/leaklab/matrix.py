@@ -15,6 +15,7 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -23,7 +24,7 @@ from . import _json
 from .cases import Family, expectation, families, get_family
 from .errors import BadParameter, BuildFailed, ProgramFailed
 from .lab import DEFAULT_OUT, FAMILY_SETTLE_S, Progress, measure
-from .plot import COLOURS
+from .plot import COLOURS, room_below
 from .probe import SIGNALS, read_samples
 from .run import Limits
 from .runfolder import RunFolder
@@ -85,7 +86,7 @@ class VersionRun:
 
     def as_dict(self) -> dict:
         """Strict JSON values (a rate that could not be measured is null), ``as_expected`` included."""
-        return _json.finite(dataclasses.asdict(self) | {"as_expected": self.as_expected})
+        return cast(dict, _json.finite(dataclasses.asdict(self) | {"as_expected": self.as_expected}))
 
 
 def _instead(fam: Family, variant: str, go_version: str) -> str:
@@ -288,7 +289,7 @@ def plot_versions(rows: Sequence[VersionRun], family: str) -> Figure:
     ax.legend(title="variant on toolchain: verdict (slope)", fontsize=8, title_fontsize=8, loc="upper left")
     if others:
         fig.text(0.01, 0.005, "\n".join(others)[:600], fontsize=7, va="bottom", wrap=True)
-        fig.get_layout_engine().set(rect=(0, 0.06, 1, 0.94))
+        room_below(fig, 0.06)
     return fig
 
 

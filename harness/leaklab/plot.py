@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 
 from .errors import LeakLabError, RunDataMissing
 from .lab import Result
@@ -24,12 +25,20 @@ from .probe import SIGNALS, Samples, read_samples
 from .runfolder import RunFolder
 
 __all__ = ["COLOURS", "READING_PNG", "PngFigure", "colour", "family_png", "overview_png",
-           "plot_family", "plot_overview", "plot_reading", "reading_figure", "save_png", "save_reading", "zorder"]
+           "plot_family", "plot_overview", "plot_reading", "reading_figure", "room_below", "save_png", "save_reading",
+           "zorder"]
 
 #: One colour per variant, the same in every figure (Okabe-Ito palette: safe for colour-blind readers).
 COLOURS = {"leaky": "#D55E00", "fixed": "#0072B2"}
 _OTHER = ["#009E73", "#CC79A7", "#E69F00", "#56B4E9"]
 _WARMUP = "#dddddd"
+
+
+def room_below(fig: Figure, share: float) -> None:
+    """Keep the bottom ``share`` of a figure with the constrained layout free, for a note under its axes."""
+    engine = fig.get_layout_engine()
+    if isinstance(engine, ConstrainedLayoutEngine):
+        engine.set(rect=(0, share, 1, 1 - share))
 
 
 def colour(variant: str) -> str:
