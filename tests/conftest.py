@@ -37,7 +37,7 @@ def executed_lab(tmp_path_factory):
 
     Shared by test_notebooks.py and test_report.py, so the families run once per test session.
     """
-    from leaklab.notebooks import execute_all
+    from leaklab.notebook_exec import execute_all
     base = tmp_path_factory.mktemp("lab")
     executed = execute_all(base / "runs", base / "executed", duration=10.0, interval=0.05, warmup=1.0, timeout=120)
     return base / "runs", executed

@@ -15,7 +15,7 @@ from PIL import Image
 from leaklab import report
 from leaklab.cases import families
 from leaklab.errors import BadParameter
-from leaklab.notebooks import notebook_paths
+from leaklab.notebook_exec import notebook_paths
 from leaklab.plot import COLOURS
 from leaklab.run import Limits
 
@@ -58,7 +58,7 @@ def test_pages_load_nothing_from_the_network_and_hide_the_code(site):
     for page in PAGES:
         html = (site / page).read_text()
         assert not re.search(r'<(script|link|img)[^>]+(src|href)="(https?:)?//', html), page
-        assert "notebooks.run_family" not in html and "# Parameters" not in html, page
+        assert "notebooks.run_and_record" not in html and "# Parameters" not in html, page
         assert "Measured with go1." in html, page
 
 

@@ -311,13 +311,13 @@ def test_the_real_deck_opens_on_its_title(deck):
 _EXECUTE = """
 import json, sys
 from pathlib import Path
-from leaklab.notebooks import execute
+from leaklab.notebook_exec import execute
 execute(Path(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3]), timeout=240)
 """
 
 
 def _execute(notebook: Path, out: Path, params: dict) -> nbformat.NotebookNode:
-    """Execute a notebook with leaklab.notebooks.execute, in a process of its own.
+    """Execute a notebook with leaklab.notebook_exec.execute, in a process of its own.
 
     Several run at once (each kernel has its own socket folder); a process each keeps the kernel
     clients' sockets, which jupyter_client leaves to the garbage collector, out of the test process.

@@ -19,7 +19,9 @@ from pathlib import Path
 from .cases import families
 from .errors import LeakLabError
 from .lab import Result, check_limits
-from .notebooks import OVERVIEW_RECORD, RECORD, check, execute_all, load_results
+from .notebook_exec import execute_all
+from .notebooks import load_results
+from .records import OVERVIEW_RECORD, RECORD, check_records
 from .paths import resource
 from .run import Limits
 
@@ -127,7 +129,7 @@ def build_report(out: Path, report: Path = DEFAULT_REPORT, limits: Limits = Limi
     """Execute every notebook (run data in ``out``, executed copies in ``report/notebooks``) and render them.
 
     ``limits`` (duration, interval, warm-up) are checked before any notebook starts; ``jobs`` family
-    notebooks run at a time (see :func:`leaklab.notebooks.execute_all`).
+    notebooks run at a time (see :func:`leaklab.notebook_exec.execute_all`).
     """
     check_limits(limits)
     started = time.monotonic()
@@ -138,4 +140,4 @@ def build_report(out: Path, report: Path = DEFAULT_REPORT, limits: Limits = Limi
     if progress:
         progress(f"report written in {time.monotonic() - started:.0f} s")
     results = [r for f in families() for r in load_results(out, f.name) or []]
-    return Report(index=index, results=results, problems=check(out))
+    return Report(index=index, results=results, problems=check_records(out))

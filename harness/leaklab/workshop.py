@@ -26,7 +26,7 @@ from pathlib import Path
 from .cases import families, get_family
 from .errors import BadParameter, LeakLabError, SlidesUnavailable
 from .lab import Result, run_family
-from .notebooks import execute
+from .notebook_exec import execute
 from .notebooks import load_results as _family_results
 from .paths import content
 from .plot import COLOURS, plot_family, plot_overview, save_png
