@@ -61,7 +61,7 @@ labs-img: setup
 # The claims tables of the labs/ pages, from docs/claims.json (`leaklab claims --save` remeasures it), and the
 # timer picture across Go versions (docs/img/matrix-timer-classic.png) as labs/img/timer-versions.png.
 labs-claims: setup
-	$(BIN)/python -c "from leaklab.workshop import update_claims; print(*update_claims(), sep='\n')"
+	$(BIN)/python -c "from leaklab.labs_pages import update_claims; print(*update_claims(), sep='\n')"
 	cp docs/img/matrix-timer-classic.png labs/img/timer-versions.png
 
 clean:

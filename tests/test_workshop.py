@@ -1,146 +1,21 @@
-"""Workshop mode (slides and handout that open offline) and the exercise notebooks."""
+"""Workshop mode: slides and a handout that open offline, its progress, and a start time checked first."""
 
-import json
 import re
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from leaklab import check as chk
-from leaklab import workshop
-from leaklab.errors import BadParameter, LeakLabError
+from leaklab import labs_pages, workshop
+from leaklab.errors import BadParameter
 from leaklab.run import Limits
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION_GO = Path(__file__).parent / "fixtures" / "solutions"
-NOTEBOOKS = sorted(workshop.solutions_dir().glob("*.ipynb"))
 LIMITS = Limits(duration_s=10.0, warmup_s=1.0, interval_s=0.05)  # runs stop once certain
 
 
-def _tags(cell):
-    return cell.metadata.get("tags", [])
-
-
-# --- exercise notebooks --------------------------------------------------------------------------------------
-
-def test_there_is_a_solution_notebook_per_family():
-    assert [p.name.split("-", 1)[1].removesuffix(".ipynb") for p in NOTEBOOKS] == \
-        [f.name for f in workshop.families()]
-
-
-def test_the_committed_exercises_are_what_the_generator_makes(tmp_path):
-    made = workshop.prepare_exercises(workshop.solutions_dir(), tmp_path)
-    assert [p.name for p in made] == [p.name for p in NOTEBOOKS]
-    for path in made:
-        committed = workshop.exercises_dir() / path.name
-        assert committed.read_text() == path.read_text(), f"run `make exercises` and commit {committed}"
-
-
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_an_exercise_keeps_the_questions_and_drops_the_answers(path):
-    solution = nbformat.read(path, as_version=4)
-    exercise = nbformat.read(workshop.exercises_dir() / path.name, as_version=4)
-    answers = [c for c in solution.cells if "solution" in _tags(c)]
-    assert any(c.cell_type == "markdown" for c in answers) and any(c.cell_type == "code" for c in answers)
-    text = "\n".join(c.source for c in exercise.cells)
-    assert all(c.source not in text for c in answers)
-    assert not any("solution" in _tags(c) for c in exercise.cells)
-    assert [c.cell_type for c in exercise.cells if "exercise" in _tags(c)] == [c.cell_type for c in answers]
-    assert "parameters" in _tags(exercise.cells[1])
-
-
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_an_exercise_is_titled_as_one_and_has_an_answer_cell_per_question(path):
-    exercise = nbformat.read(workshop.exercises_dir() / path.name, as_version=4)
-    title, heading = exercise.metadata.title, exercise.cells[0].source.splitlines()[0]
-    assert title.startswith("Exercise") and heading.startswith("# Exercise")
-    assert "solution" not in title.lower() and "solution" not in heading.lower()
-    cells = exercise.cells
-    questions = [i for i, c in enumerate(cells) if c.cell_type == "markdown" and "Question." in c.source]
-    assert questions
-    for i in questions:
-        answer = cells[i + 1]
-        assert answer.cell_type == "markdown" and "exercise" in _tags(answer) and "Your answer" in answer.source
-
-
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_an_exercise_has_no_placeholders_and_shows_the_go_code_as_go(path):
-    exercise = nbformat.read(workshop.exercises_dir() / path.name, as_version=4)
-    prose = [c.source for c in exercise.cells if c.cell_type == "markdown" or "exercise" in _tags(c)]
-    assert not [t for t in prose if re.search(r"\{\w*\}", t)], "no {placeholder} a learner would read literally"
-    assert any("check.show(mine)" in c.source for c in exercise.cells if c.cell_type == "code")
-    family = path.stem.split("-", 1)[1]
-    folder = chk.starter(family)
-    shown = chk.show(folder)._repr_markdown_()
-    assert f"```go\n{(folder / 'main.go').read_text().rstrip()}\n```" in shown
-    assert f"%%writefile {folder / 'main.go'}" in shown
-
-
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_the_notebook_solution_is_the_hidden_solution(path):
-    family = path.stem.split("-", 1)[1]
-    cell = next(c for c in nbformat.read(path, as_version=4).cells if c.source.startswith("%%writefile"))
-    body = cell.source.split("\n", 1)[1]
-    assert body.strip() == (SOLUTION_GO / family / "main.go").read_text().strip()
-
-
-# --- the labs pages ---------------------------------------------------------------------------------------------
-
-# One page per family; 06-your-program.md (leaklab run --program) belongs to no family and quotes no claims.
-PAGES = sorted(p for p in workshop.labs_dir().glob("[0-9][0-9]-*.md") if p.stem != "06-your-program")
-
-
-def test_the_claims_on_the_pages_are_the_ones_the_lab_measured():
-    made = workshop.pages_with_claims()
-    assert set(PAGES) <= set(made) and len(PAGES) == len(workshop.families())
-    for page, text in made.items():
-        assert page.read_text() == text, f"{page.name}: run `make labs-claims` and commit it (docs/claims.json changed)"
-
-
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.stem)
-def test_a_page_quotes_only_what_this_lab_measures(page):
-    text = page.read_text()
-    assert re.search(r"<!-- claims: [\w -]+ -->\n\| the article claims", text), "a generated claims table"
-    assert "FINDINGS" not in text and "../shared/" not in text
-    caption = re.search(r"^\*Measured by the lab with (go1\.\d+\.\d+)", text, re.M)
-    assert caption, "the measured picture says which Go made it"
-    assert caption[1] in (workshop.labs_dir() / "img" / "captions.md").read_text()
-
-
-def test_a_claim_the_lab_did_not_measure_is_a_clear_error(tmp_path):
-    page = tmp_path / "01-x.md"
-    page.write_text("<!-- claims: no-such-claim -->\n<!-- /claims -->\n")
-    with pytest.raises(LeakLabError, match="leaklab claims"):
-        workshop.pages_with_claims(pages=[page])
-
-
-def test_updating_fills_the_block_and_keeps_the_prose(tmp_path):
-    from leaklab.claims import load_findings
-
-    finding = load_findings()[0]
-    page = tmp_path / "01-x.md"
-    page.write_text(f"before\n<!-- claims: {finding.claim_id} -->\nstale row\n<!-- /claims -->\nafter\n")
-    assert workshop.update_claims(pages=[page]) == [page]
-    text = page.read_text()
-    assert text.startswith("before\n") and text.endswith("<!-- /claims -->\nafter\n") and "stale row" not in text
-    assert finding.measured.replace("|", "\\|") in text and finding.go_version in text
-    assert workshop.update_claims(pages=[page]) == []
-
-
 # --- agenda and offline assets ---------------------------------------------------------------------------------
-
-def test_the_agenda_gives_start_times_and_the_readme_the_same_minutes():
-    slots = workshop.agenda("13:30").slots()
-    assert slots[0][0] == "13:30" and slots[1][0] == "13:40"
-    readme = (workshop.labs_dir() / "README.md").read_text()
-    for minutes, topic, _ in workshop.AGENDA:
-        if topic in {f.name for f in workshop.families()}:
-            assert re.search(rf"\|\s*{minutes} min\s*\|.*{topic}", readme), f"labs/README.md: {topic} {minutes} min"
-
 
 @pytest.mark.parametrize("start", ["9am", "25:00", "13h30", ""])
 def test_a_bad_start_time_is_refused_before_anything_runs(leaklab, tmp_path, monkeypatch, start):
@@ -157,16 +32,11 @@ def test_reveal_js_is_installed_locally():
     assert (folder / "dist" / "reveal.css").is_file() and (folder / "plugin" / "notes" / "notes.js").is_file()
 
 
-def test_no_results_is_a_clear_error(tmp_path):
-    with pytest.raises(LeakLabError, match="leaklab workshop"):
-        workshop.load_results(tmp_path)
-
-
 # --- slides and progress, without running programs --------------------------------------------------------------
 
 def _executed_deck():
     """The workshop notebook as papermill leaves it: its parameters, papermill's injected cell, no output yet."""
-    nb = nbformat.read(workshop.labs_dir() / "workshop" / "workshop.ipynb", as_version=4)
+    nb = nbformat.read(labs_pages.labs_dir() / "workshop" / "workshop.ipynb", as_version=4)
     injected = nbformat.v4.new_code_cell('runs_dir = "x"\nstart = "10:00"', metadata={"tags": ["injected-parameters"]})
     nb.cells.insert(1, injected)
     for cell in nb.cells:
@@ -207,19 +77,6 @@ def test_slide_tables_are_left_aligned_and_readable_in_the_lab_colours(tmp_path)
     assert re.search(r"\.reveal pre,[^{]*\{[^}]*font-size: 2[4-9]px", css)
     assert f"td.leak {{ color: {workshop.COLOURS['leaky']}" in css and f"td.flat {{ color: {workshop.COLOURS['fixed']}" in css
     assert "#b30000" not in html and "#006400" not in html  # no red/green
-
-
-def test_your_turn_works_on_a_copy_as_labs_readme_says():
-    nb = nbformat.read(workshop.labs_dir() / "workshop" / "workshop.ipynb", as_version=4)
-    turn = next(c.source for c in nb.cells if c.source.startswith("## Your turn"))
-    readme = (workshop.labs_dir() / "README.md").read_text()
-    copy = "cp -r labs/exercises/syncmap my-fixes/"
-    check = "leaklab check syncmap --path my-fixes/syncmap"
-    assert copy in turn and check in turn and copy in readme and check in readme
-    assert "$EDITOR labs/exercises" not in turn and "$EDITOR my-fixes/syncmap/main.go" in turn
-    for c in nb.cells:
-        if "Exercise:" in c.source:
-            assert "--path my-fixes/" in c.source, c.source
 
 
 @pytest.mark.timeout(30)
@@ -308,39 +165,3 @@ def test_the_real_deck_opens_on_its_title(deck):
     assert all(re.sub(r"<[^>]+>", "", s).strip() or "<img" in s for s in slides)
 
 
-_EXECUTE = """
-import json, sys
-from pathlib import Path
-from leaklab.notebook_exec import execute
-execute(Path(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3]), timeout=240)
-"""
-
-
-def _execute(notebook: Path, out: Path, params: dict) -> nbformat.NotebookNode:
-    """Execute a notebook with leaklab.notebook_exec.execute, in a process of its own.
-
-    Several run at once (each kernel has its own socket folder); a process each keeps the kernel
-    clients' sockets, which jupyter_client leaves to the garbage collector, out of the test process.
-    """
-    args = [sys.executable, "-c", _EXECUTE, str(notebook), str(out), json.dumps(params, default=str)]
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return nbformat.read(out, as_version=4)
-
-
-def _texts(nb):
-    return [o.get("data", {}).get("text/html", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs]
-
-
-@pytest.mark.slow
-def test_every_solution_notebook_runs_and_ends_fixed(tmp_path):
-    params = {"duration": LIMITS.duration_s, "warmup": LIMITS.warmup_s, "workdir": tmp_path / "fixes"}
-    jobs = [(p, tmp_path / p.name) for p in NOTEBOOKS]
-    jobs.append((workshop.exercises_dir() / NOTEBOOKS[0].name, tmp_path / f"exercise-{NOTEBOOKS[0].name}"))
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        done = list(pool.map(lambda job: _execute(*job, params | {"workdir": tmp_path / job[1].stem}), jobs))
-    for nb in done[:-1]:
-        reports = [t for t in _texts(nb) if "leaklab check" in t]
-        assert "NOT YET - still leaking" in reports[0] and "PASS - fixed" in reports[-1], reports
-    untouched = [t for t in _texts(done[-1]) if "leaklab check" in t]
-    assert all("NOT YET" in t for t in untouched) and len(untouched) == 2

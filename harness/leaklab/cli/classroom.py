@@ -55,7 +55,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _cmd_workshop(args: argparse.Namespace) -> int:
     """``leaklab workshop``: run the families and render the slides and handout into ``--out``, with progress."""
     from ..cases import families, get_family
-    from ..workshop import parse_start, prepare_exercises, publish_pictures, run_workshop
+    from ..deck import parse_start
+    from ..exercises import prepare_exercises
+    from ..labs_pages import publish_pictures
+    from ..workshop import run_workshop
     from .terminal import WorkshopProgress
 
     if args.exercises_only:
