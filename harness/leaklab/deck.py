@@ -126,9 +126,9 @@ def family_figure(runs_dir: Path | str, family: str):
 
 
 def reading_figure(results: dict[str, list[Result]]):
-    """How to read a verdict (:func:`leaklab.plot.plot_reading`), drawn from this workshop's runs of a
+    """How to read a verdict (:func:`leaklab.reading.plot_reading`), drawn from this workshop's runs of a
     family judged on the Go heap (timer if it was run); a note when none was."""
-    from .plot import reading_figure as _reading
+    from .reading import reading_figure as _reading
 
     family = next((f for f in ("timer", "finalizer", "syncmap") if f in results), None)
     if family is None:

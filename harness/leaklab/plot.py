@@ -2,12 +2,12 @@
 
 Every function takes :class:`leaklab.lab.Result` objects and reads the samples from each result's
 run folder. Figures are plain :class:`matplotlib.figure.Figure` objects (no pyplot state), so they
-can be made in a loop, in a notebook or in a test alike; :func:`save_png` writes one to disk.
+can be made in a loop, in a notebook or in a test alike; :func:`save_png` writes one to disk. How to
+read a verdict, drawn from a family's runs, is :mod:`leaklab.reading`.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 import textwrap
 from collections.abc import Mapping, Sequence
@@ -24,14 +24,13 @@ from .lab import Result
 from .probe import SIGNALS, Samples, read_samples
 from .runfolder import RunFolder
 
-__all__ = ["COLOURS", "READING_PNG", "PngFigure", "colour", "family_png", "overview_png",
-           "plot_family", "plot_overview", "plot_reading", "reading_figure", "room_below", "save_png", "save_reading",
-           "zorder"]
+__all__ = ["COLOURS", "WARMUP_COLOUR", "PngFigure", "colour", "family_png", "finite", "live_after_gc", "overview_png",
+           "plot_family", "plot_overview", "room_below", "samples_of", "save_png", "scaled", "warmup_s", "zorder"]
 
 #: One colour per variant, the same in every figure (Okabe-Ito palette: safe for colour-blind readers).
 COLOURS = {"leaky": "#D55E00", "fixed": "#0072B2"}
 _OTHER = ["#009E73", "#CC79A7", "#E69F00", "#56B4E9"]
-_WARMUP = "#dddddd"
+WARMUP_COLOUR = "#dddddd"
 
 
 def room_below(fig: Figure, share: float) -> None:
@@ -52,7 +51,8 @@ def zorder(variant: str) -> float:
     return 3.0 if variant == "leaky" else 2.5 if variant == "fixed" else 2.0
 
 
-def _samples(result: Result) -> Samples:
+def samples_of(result: Result) -> Samples:
+    """The samples of ``result``'s run; :class:`RunDataMissing` when its folder lost them."""
     path = RunFolder(result.run_dir).samples
     if not path.is_file():
         raise RunDataMissing(f"{result.family}/{result.variant}: no samples at {path}; run "
@@ -60,8 +60,17 @@ def _samples(result: Result) -> Samples:
     return read_samples(path)
 
 
-def _scaled(samples: Samples, name: str) -> np.ndarray:
+def scaled(samples: Samples, name: str) -> np.ndarray:
+    """Signal ``name`` in the unit its axis shows (MiB, goroutines)."""
     return samples[name] / SIGNALS[name].scale
+
+
+def live_after_gc(samples: Samples) -> tuple[np.ndarray, np.ndarray]:
+    """The live heap each garbage collection measured: the samples at which the GC count went up."""
+    if not {"gc_cycles", "live_bytes"} <= samples.columns.keys():
+        return np.array([]), np.array([])
+    new = np.r_[False, np.diff(samples["gc_cycles"]) > 0]
+    return samples.t[new], samples["live_bytes"][new] / SIGNALS["heap_bytes"].scale
 
 
 def _digits(signal: str, digits: int) -> int:
@@ -71,17 +80,18 @@ def _digits(signal: str, digits: int) -> int:
 
 def _rate_text(result: Result) -> str:
     sig = SIGNALS[result.signal]
-    rate = sig.rate(result.rate_per_s, digits=_digits(result.signal, 2)) if _finite(result.rate_per_s) else "no rate"
+    rate = sig.rate(result.rate_per_s, digits=_digits(result.signal, 2)) if finite(result.rate_per_s) else "no rate"
     return f"{result.variant}: {rate} ({result.verdict})"
 
 
 def _warmup(ax: Axes, result: Result, label: bool = True) -> None:
-    warmup = _warmup_s(result)
+    warmup = warmup_s(result)
     if warmup > 0:
-        ax.axvspan(0, warmup, color=_WARMUP, alpha=0.5, lw=0, label="warm-up (not judged)" if label else None)
+        ax.axvspan(0, warmup, color=WARMUP_COLOUR, alpha=0.5, lw=0, label="warm-up (not judged)" if label else None)
 
 
-def _warmup_s(result: Result) -> float:
+def warmup_s(result: Result) -> float:
+    """The warm-up of ``result``'s run (not judged), from its meta.json; 0 when unknown."""
     return float(RunFolder(result.run_dir).read_meta().get("parameters", {}).get("warmup_s", 0.0))
 
 
@@ -91,14 +101,14 @@ def _signal_panel(ax: Axes, runs: Sequence[tuple[Result, Samples]], signal: str,
     for result, samples in runs:
         if signal not in samples.columns:
             continue
-        y = _scaled(samples, signal)
+        y = scaled(samples, signal)
         ax.plot(samples.t, y, color=colour(result.variant), lw=1.6, zorder=zorder(result.variant),
                 label=_rate_text(result) if annotate else result.variant)
         if signal == "heap_bytes":  # what the verdict reads on the heap: the live heap each GC measured
-            gc_t, live = _live_after_gc(samples)
+            gc_t, live = live_after_gc(samples)
             ax.plot(gc_t, live, ls="none", marker="o", ms=4, color=colour(result.variant), mec="black", mew=0.4,
                     zorder=zorder(result.variant) + 0.1)
-        if annotate and len(y) and _finite(result.rate_per_s):
+        if annotate and len(y) and finite(result.rate_per_s):
             ends.append((result, float(samples.t[-1]), float(y[-1])))
     label = "Go heap: sampled (line),\nlive after each GC (dots)" if signal == "heap_bytes" else textwrap.fill(sig.label, 30)
     ax.set_ylabel(f"{label}\n[{sig.display_unit}]")
@@ -110,7 +120,8 @@ def _signal_panel(ax: Axes, runs: Sequence[tuple[Result, Samples]], signal: str,
                    zorder(result.variant))
 
 
-def _finite(value) -> bool:
+def finite(value) -> bool:
+    """Whether ``value`` is a number that is neither NaN nor an infinity."""
     return value is not None and math.isfinite(value)
 
 
@@ -129,14 +140,14 @@ def _memory_panel(ax: Axes, runs: Sequence[tuple[Result, Samples]]) -> None:
     for result, samples in runs:
         c = colour(result.variant)
         if "heap_bytes" in samples.columns:
-            heap = _scaled(samples, "heap_bytes")
+            heap = scaled(samples, "heap_bytes")
             ax.plot(samples.t, heap, color=c, lw=1.6, zorder=zorder(result.variant), label=f"{result.variant}: Go heap")
             if "gc_cycles" in samples.columns:
                 gc = np.flatnonzero(np.diff(samples["gc_cycles"]) > 0) + 1
                 ax.plot(samples.t[gc], heap[gc], ls="none", marker="v", ms=5, color=c, mec="black", mew=0.5,
                         zorder=zorder(result.variant) + 0.1, label=f"{result.variant}: a GC cycle ended ({len(gc)})")
         if "rss_bytes" in samples.columns:
-            rss = _scaled(samples, "rss_bytes")
+            rss = scaled(samples, "rss_bytes")
             ax.plot(samples.t, rss, color=c, lw=1.4, ls="--", zorder=zorder(result.variant),
                     label=f"{result.variant}: process RSS")
             if "heap_bytes" in samples.columns:
@@ -165,7 +176,7 @@ def plot_family(results: Sequence[Result], title: str | None = None) -> Figure:
     """
     if not results:
         raise LeakLabError("plot_family needs at least one result (did the run fail?)")
-    runs = [(r, _samples(r)) for r in results]
+    runs = [(r, samples_of(r)) for r in results]
     signal = results[0].signal
     fig = Figure(figsize=(11, 9), layout="constrained")
     top, mid, low = fig.subplots(3, 1, sharex=True, height_ratios=[3, 3, 2])
@@ -197,7 +208,7 @@ def plot_overview(results_by_family: Mapping[str, Sequence[Result]]) -> Figure:
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
     versions: set[str] = set()
     for ax, (family, results) in zip(axes, results_by_family.items(), strict=False):
-        runs = [(r, _samples(r)) for r in results]
+        runs = [(r, samples_of(r)) for r in results]
         versions.update(r.go_version for r in results)
         _warmup(ax, results[0], label=False)
         _signal_panel(ax, runs, results[0].signal)
@@ -219,134 +230,9 @@ def _key(ax: Axes) -> None:
     from matplotlib.patches import Patch
     handles = [Line2D([], [], color=COLOURS["leaky"], lw=2, label="leaky variant"),
                Line2D([], [], color=COLOURS["fixed"], lw=2, label="fixed variant"),
-               Patch(color=_WARMUP, label="warm-up, not judged")]
+               Patch(color=WARMUP_COLOUR, label="warm-up, not judged")]
     ax.legend(handles=handles, loc="center", fontsize=10, frameon=False,
               title="Each panel: the signal the\nverdict reads, over time", title_fontsize=10)
-
-
-# --- how to read a verdict ----------------------------------------------------------------------------------
-
-#: The picture of the report's and labs/README's "Reading a verdict", inside the checkout.
-READING_PNG = Path("docs") / "img" / "reading-a-verdict.png"
-
-
-def _live_after_gc(samples: Samples) -> tuple[np.ndarray, np.ndarray]:
-    """The live heap each garbage collection measured: the samples at which the GC count went up."""
-    if not {"gc_cycles", "live_bytes"} <= samples.columns.keys():
-        return np.array([]), np.array([])
-    new = np.r_[False, np.diff(samples["gc_cycles"]) > 0]
-    return samples.t[new], samples["live_bytes"][new] / SIGNALS["heap_bytes"].scale
-
-
-def _floor(y: np.ndarray) -> np.ndarray:
-    """At each moment, the lowest value the curve still reaches later: what the program never gives back."""
-    return np.minimum.accumulate(y[::-1])[::-1] if len(y) else y
-
-
-def _reading_panel(ax: Axes, result: Result, samples: Samples, until: float, title: str, note: str) -> None:
-    """One run's heap as the verdict reads it, up to ``until`` seconds."""
-    sig, c, warmup = SIGNALS["heap_bytes"], colour(result.variant), _warmup_s(result)
-    keep = samples.t <= until
-    t, heap = samples.t[keep], _scaled(samples, "heap_bytes")[keep]
-    gc_t, live = _live_after_gc(samples)
-    gc_t, live = gc_t[gc_t <= until], live[gc_t <= until]
-    ax.axvspan(0, warmup, color=_WARMUP, alpha=0.5, lw=0, label="warm-up: not judged")
-    ax.plot(t, heap, color=c, lw=1.0, alpha=0.45, label="Go heap as sampled: garbage comes and goes")
-    ax.plot(t, _floor(heap), color=c, lw=1.2, ls="--", label="its floor, the lowest it goes from then on (read on RSS and goroutines)")
-    ax.plot(gc_t, live, ls="none", marker="o", ms=6, color=c, mec="black", mew=0.6, zorder=4,
-            label="live heap measured by each GC")
-    judged = gc_t >= warmup
-    if judged.sum() >= 2:
-        t0, level = float(gc_t[judged][0]), float(live[judged][0])
-        span = np.array([t0, max(until, t0 + 0.5)])
-        ax.plot(span, level + sig.min_rate / sig.scale * (span - t0), color="black", lw=1.2, ls=":",
-                label=f"growth at the threshold ({sig.rate(sig.min_rate, digits=1)})", zorder=3)
-        trend = np.polyfit(gc_t[judged], live[judged], 1) if judged.sum() >= 3 else None
-        if trend is not None:
-            spread = 1.4826 * float(np.median(np.abs(live[judged] - np.polyval(trend, gc_t[judged]))))
-            spread = max(spread, 0.02 * (float(np.max(live[judged])) or 1.0))
-            span = np.array([warmup, span[1]])
-            line = np.polyval(trend, span)
-            ax.fill_between(span, line - 3 * spread, line + 3 * spread, color=c, alpha=0.12, lw=0,
-                            label="noise: how far the points swing around their trend")
-    decided = result.decided_after_s if _finite(getattr(result, "decided_after_s", None)) else None
-    if decided is not None and decided <= until:
-        ax.axvline(decided, color="black", lw=1.0, alpha=0.7)
-        ax.annotate(f"decided after {decided:.1f} s", (decided, 0.45), xycoords=("data", "axes fraction"),
-                    xytext=(-3, 0), textcoords="offset points", ha="right", va="center", rotation=90, fontsize=9,
-                    bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.8))
-    ax.set_xlim(0, max(until, warmup + 1.0) * 1.02)
-    # The scale of what is judged: garbage far above the live heap runs off the top (clipped), and the
-    # top leaves room for the note.
-    judged_top = max([float(np.max(live)) if len(live) else 0.0, level + sig.min_rate / sig.scale * (until - t0)
-                      if judged.sum() >= 2 else 0.0, 1e-3])
-    raw_top = float(np.max(heap)) if len(heap) else 0.0
-    ax.set_ylim(0, (judged_top * 2.4) if raw_top > 2 * judged_top else max(raw_top, judged_top) * 1.6)
-    ax.set_title(title, loc="left", fontsize=11, fontweight="bold",
-                 color=COLOURS["leaky"] if result.verdict == "leak" else COLOURS["fixed"] if result.verdict == "flat"
-                 else "black")
-    ax.text(0.02, 0.97, note, transform=ax.transAxes, va="top", ha="left", fontsize=9, wrap=True,
-            bbox=dict(boxstyle="round,pad=0.3", fc="white", ec="#bbbbbb", alpha=0.9))
-    ax.set_xlabel("time since the program started [s]")
-    ax.grid(alpha=0.3)
-
-
-#: What each verdict looks like on the reading picture.
-_READING_NOTES = {
-    "leak": "The points climb away from the threshold line,\nfar more than their noise: growth established\n"
-            "above the threshold.",
-    "flat": "The points stay within their noise, below\nthe threshold line: growth bounded below it.",
-    "inconclusive": "When the run ended the growth was neither\nestablished above the threshold nor bounded\n"
-                    "below it: inconclusive (run longer).",
-}
-
-
-def plot_reading(leaky: Result, fixed: Result, *, wide: bool = True) -> Figure:
-    """How to read a verdict, drawn from one family's real leaky and fixed runs (a heap family).
-
-    Left, the leaky run: the live heap each GC measured climbs away from the threshold, so the
-    growth is established above it: ``leak``. Middle, the fixed run: the points stay within their noise
-    and below the threshold: ``flat``. (Each panel is titled with its run's own verdict and says what
-    that verdict means, whatever it came out as.) Right, the leaky run as it looked before the lab could tell
-    (half way to its decision, or after two collections): neither yet, which a run that ends there
-    reports as ``inconclusive``. ``wide=False`` puts the panels two by two (for a slide).
-    """
-    if leaky.signal != "heap_bytes":
-        raise LeakLabError(f"the reading picture is drawn from a family judged on the Go heap, not {leaky.family}")
-    runs = {"leaky": (leaky, _samples(leaky)), "fixed": (fixed, _samples(fixed))}
-    if wide:
-        fig = Figure(figsize=(15, 4.8), layout="constrained")
-        left, mid, right = fig.subplots(1, 3)
-    else:
-        fig = Figure(figsize=(12, 8), layout="constrained")
-        left, mid, right, key = fig.subplots(2, 2).ravel()
-        key.axis("off")
-    for ax, variant in ((left, "leaky"), (mid, "fixed")):
-        result, samples = runs[variant]
-        _reading_panel(ax, result, samples, float(samples.t[-1]), f"{result.verdict}: {result.family}/{variant}",
-                       _READING_NOTES.get(result.verdict, result.reason))
-    result, samples = runs["leaky"]
-    gc_t, _ = _live_after_gc(samples)
-    after = gc_t[gc_t >= _warmup_s(result)]
-    decided = result.decided_after_s if _finite(getattr(result, "decided_after_s", None)) else None
-    early = float(after[1]) + 0.05 if len(after) > 1 else float(samples.t[-1]) / 2  # two collections judged
-    if decided is not None and early >= decided:
-        early = (_warmup_s(result) + decided) / 2
-    shown = copy.copy(result)
-    shown.verdict = "inconclusive"
-    seen = int(((after >= 0) & (after <= early)).sum())
-    _reading_panel(right, shown, samples, early, f"not yet: the same leaky run at {early:.1f} s",
-                   f"{seen} collections after the warm-up: too few to tell.\nThe growth is neither established "
-                   "above the\nthreshold nor bounded below it, so the lab\nkeeps watching; a run that ends here "
-                   "is\ninconclusive (run longer).")
-    handles, labels = left.get_legend_handles_labels()
-    if wide:
-        fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=9, frameon=False)
-    else:
-        key.legend(handles, labels, loc="center", fontsize=11, frameon=False)
-    left.set_ylabel("Go heap [MiB]")
-    fig.suptitle(f"Reading a verdict: {leaky.family}, leaky and fixed ({leaky.go_version})", fontsize=13)
-    return fig
 
 
 @dataclass
@@ -364,26 +250,6 @@ class PngFigure:
 
     def _repr_png_(self) -> bytes:
         return self.data
-
-
-def reading_figure(results: Mapping[str, Sequence[Result]] | Sequence[Result], family: str = "timer", *,
-                   wide: bool = True) -> PngFigure:
-    """:func:`plot_reading` of ``family``'s runs (a list of its results, or the overview's dict), for a notebook."""
-    runs = results.get(family, []) if isinstance(results, Mapping) else results
-    by_variant = {r.variant: r for r in runs}
-    if not {"leaky", "fixed"} <= by_variant.keys():
-        raise LeakLabError(f"the reading picture needs the leaky and fixed runs of {family}")
-    return PngFigure.of(plot_reading(by_variant["leaky"], by_variant["fixed"], wide=wide), dpi=80 if not wide else 100)
-
-
-def save_reading(runs: Path | str = "runs", path: Path | str | None = None, family: str = "timer") -> Path:
-    """Draw :func:`plot_reading` from the runs of ``family`` under ``runs`` (``leaklab run timer --out RUNS``)
-    into ``path`` (default :data:`READING_PNG` of the checkout)."""
-    from .lab import load_result
-    from .paths import content
-
-    leaky, fixed = (load_result(Path(runs) / family / v) for v in ("leaky", "fixed"))
-    return save_png(plot_reading(leaky, fixed), path or content(*READING_PNG.parts))
 
 
 def save_png(fig: Figure, path: Path | str, dpi: int = 100) -> Path:

@@ -5,7 +5,7 @@ nav bar to all the others, hides the code (the reader wants the verdicts and the
 in ``notebooks/``), embeds its figures as data URIs and loads no script from the network. A footer
 says what produced the numbers (Go version, GODEBUG, GOEXPERIMENT, parameters, date). The overview's
 "Reading a verdict" section (a markdown cell tagged ``leaklab-reading``) gets the picture of
-:func:`leaklab.plot.plot_reading`, drawn from the report's own timer runs and inlined as SVG.
+:func:`leaklab.reading.plot_reading`, drawn from the report's own timer runs and inlined as SVG.
 """
 
 from __future__ import annotations
@@ -62,14 +62,14 @@ READING_TAG = "leaklab-reading"
 
 
 def reading_svg(out: Path, family: str = "timer") -> str:
-    """How to read a verdict (:func:`leaklab.plot.plot_reading`) from ``family``'s runs in ``out``, as an
+    """How to read a verdict (:func:`leaklab.reading.plot_reading`) from ``family``'s runs in ``out``, as an
     inline ``<svg>`` element; empty when those runs are not there."""
     import io
 
     from matplotlib import rc_context
 
     from .lab import load_result
-    from .plot import plot_reading
+    from .reading import plot_reading
 
     try:
         leaky, fixed = (load_result(Path(out) / family / v) for v in ("leaky", "fixed"))
