@@ -17,57 +17,34 @@ import os
 import platform
 import shutil
 import signal as signal_module
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
 from . import __version__
+from ._json import finite
 from .build import build
 from .cases import Family, get_family
-from .errors import BadParameter, Interrupted, ProgramFailed
-from .load import ANSWERED, Load, LoadRun, fill_port, ready_timeout
+from .errors import BadParameter, Interrupted, ProgramFailed, RunFolderFailed
+from .load import ANSWERED, Load, LoadRun, fill_port
 from .load import driver as load_driver
-from .probe import Samples, SampleStream
+from .probe import Samples
 from .profiles import diagnosis_fields, leak_profile_env
 from .run import DEFAULT_OUT, Limits, Outcome, execute
 from .runfolder import RunFolder, clean_stale_partials, partial_folder
 from .testloop import ITERATIONS, build_test, run_arguments
 from .toolchain import GoToolchain, find_go
-from .verdict import Judgement, Sequential, SignalVerdict, explain, judge_samples, signal_points
+from .verdict import SignalVerdict, explain, judge_samples
+from .watch import Live, LiveView, Progress, Watch, failure, work_rate
 
 #: How long a family's growth must persist before an early verdict. Its programs reach their steady state
-#: within the warm-up; an unknown program gets a third of its window (see verdict.settle_for).
-FAMILY_SETTLE_S = 1.5
-
-#: How many recent points a live view shows.
-LIVE_POINTS = 48
+#: within the warm-up; an unknown program gets a third of its window (see sequential.settle_for).
+FAMILY_SETTLE_S = 1.0
 
 __all__ = ["DEFAULT_OUT", "LiveView", "Result", "run_family", "run_program", "measure", "load_result"]
 
 
 #: The signals a program the lab has never seen is judged on.
 PROGRAM_SIGNALS = ["heap_bytes", "goroutines", "outside_go_bytes"]
-
-Progress = Callable[[str, float, int], None]
-
-
-@dataclasses.dataclass(frozen=True)
-class LiveView:
-    """What a run shows while it runs: the recent points of the signal its verdict reads, and the verdict so far."""
-
-    label: str
-    elapsed_s: float
-    rss_bytes: int
-    signal: str
-    recent: tuple[float, ...]  # the last points of ``signal``, oldest first
-    verdict: str  # "watching" until the first look, then leak, flat or inconclusive
-    rate_per_s: float
-    decided: bool
-
-
-Live = Callable[[LiveView], None]
-
 
 @dataclasses.dataclass
 class Result:
@@ -101,17 +78,7 @@ class Result:
 
     def as_dict(self) -> dict:
         """The result as strict JSON values (NaN and infinities as None)."""
-        return _strict(dataclasses.asdict(self))
-
-
-def _strict(value):
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _strict(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_strict(v) for v in value]
-    return value
+        return finite(dataclasses.asdict(self))  # type: ignore[return-value]
 
 
 #: Sampling faster than this costs more than it tells (and the harness keeps every sample).
@@ -154,51 +121,6 @@ def _provenance(go: GoToolchain, binary: Path, package: Path, limits: Limits, en
     }
 
 
-def _failure(outcome: Outcome, run_dir: Path, samples: int, limits: Limits, ended: bool = True,
-             last_t: float = 0.0, watch: _Watch | None = None) -> str | None:
-    # Its last words: what it wrote on stderr, else on stdout (where a test binary reports a failure).
-    tail = RunFolder(run_dir).last_words(15)
-    if outcome.interrupted:
-        return None
-    if outcome.timed_out:
-        return (f"the program was still running {limits.grace_s:g} s after its {limits.duration_s:g} s run "
-                f"and was killed; {samples} samples kept")
-    if outcome.capped:
-        return None
-    if watch is not None and watch.load is not None:
-        problem = _load_failure(outcome, watch, ended, tail)
-        if problem:
-            return problem
-    if outcome.returncode not in (0, None):
-        how = (f"was killed by signal {-outcome.returncode}" if outcome.returncode < 0
-               else f"exited with status {outcome.returncode}")
-        return f"the program {how} after {outcome.wall_s:.1f} s ({samples} samples kept). Its last words:\n{tail}"
-    if not ended and not outcome.stopped_early and last_t < limits.warmup_s:
-        what = ("without producing a single sample" if samples <= 1 else
-                f"before the {limits.warmup_s:g} s warm-up ended ({samples} samples)")
-        return (f"the program exited on its own after {outcome.wall_s:.1f} s {what}: a program must keep working "
-                f"until the lab stops it (does main return at once?)" + (f"\n{tail}" if tail else ""))
-    return None
-
-
-def _load_failure(outcome: Outcome, watch: _Watch, ended: bool, tail: str) -> str | None:
-    """Why a loaded run failed: the server never answered, every request failed, or the program left."""
-    words = f" Its last words:\n{tail}" if tail else " It printed nothing."
-    if watch.problem:
-        return watch.problem + words
-    if outcome.stopped_early or ended:
-        return None
-    load = watch.load
-    assert load is not None  # only a loaded run gets here
-    how = (f"was killed by signal {-(outcome.returncode or 0)}" if (outcome.returncode or 0) < 0
-           else f"exited with status {outcome.returncode}")
-    if load.ready_t is None:
-        return f"the program {how} after {outcome.wall_s:.1f} s, before it answered {', '.join(load.load.urls)}.{words}"
-    sent, answered, failed = load.counts
-    return (f"the program {how} after {outcome.wall_s:.1f} s while under load ({answered:,} of {sent:,} requests "
-            f"answered, {failed:,} failed): a server must keep serving until the lab stops it.{words}")
-
-
 def _place(tmp: Path, final: Path) -> Path:
     """Move a finished run folder to ``final``, replacing an older one in one rename."""
     old = final.with_name(f".{final.name}.old")
@@ -216,56 +138,35 @@ def measure(package: Path, family: str, variant: str, *, limits: Limits = Limits
             expected: str | None = None,
             work: str = "", go_directive: str | None = None, args: Sequence[str] = (), cwd: Path | None = None,
             program_env: dict[str, str] | None = None, load: Load | None = None, test: str | None = None) -> Result:
-    """Build, run and judge the main package in ``package``.
+    """Build, run and judge the main package in ``package``; keep it all in ``OUT/<family>/<variant>``.
 
-    ``signal`` is the curve the verdict reads; ``None`` judges every signal a program can leak through
-    and names the one that grows. ``env`` is for the build and the run, ``program_env`` for the run
-    only; both add to leaklab's own environment, which the program inherits. The program runs as
-    ``binary ARGS`` in ``cwd`` (default: the run folder) with stdin closed. :data:`~leaklab.load.PORT`
-    in ``args``, ``program_env`` values and ``load`` URLs is replaced by a free loopback port.
-
-    With ``load``, the lab sends it HTTP requests (:mod:`leaklab.load`): the warm-up starts when it
-    first answers, and answered requests are its work. Raises :class:`ProgramFailed` (samples kept)
-    when the program crashes, hangs, never samples, never answers or exits under load; re-raises
-    ``KeyboardInterrupt`` after saving what was gathered.
-
-    With ``test`` (a pattern), the package's tests and benchmarks that match it run in a loop
-    (:mod:`leaklab.testloop`), and its rounds are the work.
+    ``signal`` is the curve the verdict reads (``None``: every signal a program can leak through).
+    ``env`` is for the build and the run, ``program_env`` for the run only; the program inherits
+    leaklab's environment, runs as ``binary ARGS`` in ``cwd`` (default: the run folder), stdin closed;
+    :data:`~leaklab.load.PORT` in ``args``, ``program_env`` and ``load`` URLs is a free loopback port.
+    With ``load`` (:mod:`leaklab.load`) the warm-up starts at the first answer and answered requests are
+    the work; with ``test`` (a pattern) the package's matching tests run in a loop (:mod:`leaklab.testloop`).
+    Raises :class:`ProgramFailed` (samples kept) when the program crashes, hangs, never samples, never
+    answers or exits under load; :class:`Interrupted` after saving what was gathered.
     """
     check_limits(limits)
-    if test is not None and load is not None:
-        raise BadParameter("--test and --load do not go together: a test loop is its own load")
-    if test is not None:
-        loop_args, loop_env = run_arguments(test)
-        args, program_env, work = [*loop_args, *args], {**(program_env or {}), **loop_env}, ITERATIONS
-    args, program_env, urls, port = fill_port(args, program_env or {}, load.urls if load else ())
-    if load:
-        load = dataclasses.replace(load, urls=tuple(urls))
-        work = ANSWERED
+    args, program_env, load, port, work = _program_inputs(test, load, args, program_env or {}, work)
     if cwd is not None and not Path(cwd).is_dir():
         raise BadParameter(f"--cwd must be a folder; {cwd} is not one")
     go = go or find_go()
     env = env or {}
     final = out / family / variant
-    final.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale_partials(final.parent)  # what runs killed outright left here (leaklab.runfolder)
-    run_dir = partial_folder(final.parent, variant)
-    try:
-        # GODEBUG is for the program: the go command is a Go program too, and must not get it.
-        build_env = {k: v for k, v in env.items() if k != "GODEBUG"}
-        if profiles:  # Go 1.26 has the goroutine leak profile only as an experiment chosen at build time
-            build_env.update(leak_profile_env(go, build_env.get("GOEXPERIMENT")))
-        binary = (build_test(package, RunFolder(run_dir).binary, go, env=build_env) if test is not None else
-                  build(package, RunFolder(run_dir).binary, go, env=build_env, go_directive=go_directive))
+    run_dir = _new_run_dir(out, final)
+    with _KeptOnFailure(run_dir, final) as kept:
+        binary = _build_binary(package, run_dir, go, env, profiles=profiles, test=test, go_directive=go_directive)
+        kept.built = True
         loading = LoadRun(load_driver(go), load, RunFolder(run_dir).load) if load else None
         if profiles:
             env = {**env, "LEAKLAB_PROFILE_DIR": str(run_dir.resolve())}
-        meta = {**_provenance(go, binary, package, limits, env), "go_directive": go_directive or "",
-                "program": {"args": list(args), "cwd": str(Path(cwd or run_dir).resolve()),
-                            "env": sorted(program_env), "port": port, "load": load.as_dict() if load else None,
-                            "test": test}}
-        names = [signal] if signal else PROGRAM_SIGNALS
-        watch = _Watch(RunFolder(run_dir).samples, names, limits, work, loading)
+        meta = {**_provenance(go, binary, package, limits, env), "go_directive": go_directive or "", "program": {
+            "args": list(args), "cwd": str(Path(cwd or run_dir).resolve()), "env": sorted(program_env),
+            "port": port, "load": load.as_dict() if load else None, "test": test}}
+        watch = Watch(RunFolder(run_dir).samples, [signal] if signal else PROGRAM_SIGNALS, limits, work, loading)
         label = f"{family}/{variant}"
         try:
             outcome = execute(binary, run_dir, limits, env={**env, **program_env}, return_interrupted=True,
@@ -276,125 +177,115 @@ def measure(package: Path, family: str, variant: str, *, limits: Limits = Limits
                 loading.close()
         RunFolder(run_dir).meta.write_text(json.dumps({**meta, "outcome": dataclasses.asdict(outcome)}, indent=2))
         samples = watch.final()
-        problem = _failure(outcome, run_dir, len(samples), limits, samples.ended,
-                           float(samples.t[-1]) if len(samples) else 0.0, watch)
+        problem = failure(outcome, run_dir, len(samples), limits, samples.ended,
+                          float(samples.t[-1]) if len(samples) else 0.0, watch)
         if problem or outcome.interrupted:
-            failed = _place(run_dir, final.with_name(f"{variant}.failed"))
-            if outcome.interrupted:
-                raise Interrupted(f"interrupted; samples kept in {failed}", outcome.signum or signal_module.SIGINT)
-            raise ProgramFailed(f"{family}/{variant}: {problem}\n(run folder: {failed})", str(failed))
-        judged = watch.decision or watch.judge(samples, final=True)
-        seen = {**judge_samples(samples, watch.warmup_s, work=work or None, now=judged.t), **judged.signals}
-        chosen = _capped(explain(judged.overall, seen), outcome, limits)
-        loaded = loading.summary() if loading else None
-        result = Result(family=family, variant=variant, verdict=chosen.verdict, signal=chosen.signal,
-                        rate_per_s=chosen.rate_per_s, unit=chosen.unit, reason=chosen.reason,
-                        duration_s=round(float(samples.t[-1]) if len(samples) else 0.0, 3), samples=len(samples),
-                        go_version=go.version, capped=outcome.capped, run_dir=str(final.resolve()),
-                        decided_after_s=round(judged.t, 3) if watch.decision else None,
-                        stopped="memory cap" if outcome.capped else "decided" if watch.decision else "max duration",
-                        expected=expected,
-                        work_rate_per_s=loaded["answered_per_s"] if loaded else _work_rate(samples, work),
-                        signals={n: v.as_dict() for n, v in seen.items()},
-                        load=loaded,
-                        **(diagnosis_fields(run_dir, go.goroot, _heap_leak_rate(seen)) if profiles else {}))
+            _give_up(run_dir, final, label, problem, outcome)
+        result = _judged(label, watch, samples, outcome, limits, work, loading, go, run_dir, final,
+                         expected=expected, diagnose=profiles)
         RunFolder(run_dir).result.write_text(json.dumps(result.as_dict(), indent=2, allow_nan=False))
-    except BaseException:
-        shutil.rmtree(run_dir, ignore_errors=True)
-        raise
-    _place(run_dir, final)
+        _place(run_dir, final)
     return result
 
 
-class _Watch:
-    """Reads a run's samples while it runs and judges them at each look; says when the run may stop.
+class _KeptOnFailure:
+    """Whatever ends a run after its build, what it gathered stays, as ``<variant>.failed``; an OSError (a
+    full disk, a folder removed under the run) becomes one line, :class:`RunFolderFailed`."""
 
-    With load, the warm-up starts when the program first answers, so the looks are planned then; the
-    load's counts are merged into the samples; a server that never answers, or whose every request
-    fails, ends the run with :attr:`problem` set.
-    """
+    def __init__(self, run_dir: Path, final: Path) -> None:
+        self.run_dir, self.final, self.built = run_dir, final, False
 
-    def __init__(self, path: Path, names: list[str], limits: Limits, work: str, load: LoadRun | None = None) -> None:
-        self.stream = SampleStream(path)
-        self.names, self.limits, self.work, self.load = names, limits, work, load
-        self.sequential = limits.sequential
-        self.seq: Sequential | None = None
-        self.warmup_s = limits.warmup_s
-        self.decision: Judgement | None = None
-        self.latest: Judgement | None = None
-        self.problem: str | None = None
-        if load is None:
-            self._plan(limits.warmup_s)
+    def __enter__(self) -> _KeptOnFailure:
+        return self
 
-    def _plan(self, warmup_s: float) -> None:
-        self.warmup_s = warmup_s
-        window = self.limits.duration_s - warmup_s
-        if window <= 0:
-            self.problem = (f"the program first answered after {warmup_s - self.limits.warmup_s:.1f} s, which leaves "
-                            f"nothing of the {self.limits.duration_s:g} s run to judge after the warm-up: "
-                            f"give it a longer --duration")
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if exc is None:
             return
-        self.seq = Sequential(self.names, warmup_s, window, work=self.work or None, settle_s=self.limits.settle_s)
+        kept = _keep_failed(self.run_dir, self.final) if self.built and self.run_dir.exists() else None
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+        if isinstance(exc, OSError):
+            label = f"{self.final.parent.name}/{self.final.name}"
+            raise RunFolderFailed(f"{label}: {_why(exc)}" +
+                                  (f"; what the run gathered is kept in {kept}" if kept else ""), kept) from None
 
-    def tick(self, elapsed: float, rss: int, progress: Progress | None, label: str, live: Live | None) -> bool:
-        fresh = self.stream.poll()
-        if self.load is not None:
-            self._load_tick(elapsed)
-        if fresh and self.seq is not None and self.decision is None and self.problem is None:
-            samples = self.samples()
-            if self.seq.due(float(samples.t[-1])):
-                self.latest = self.seq.look(samples)
-                if self.latest.decided and self.sequential:
-                    self.decision = self.latest
-        done = self.decision is not None or self.problem is not None
-        if self.load is not None and done:
-            # The load ends first, so no request fails as the program ends, and the last profiles are taken without it.
-            self.load.stop()
-            done = self.load.ended()
-        if progress:
-            progress(label, elapsed, rss)
-        if live:
-            live(self.view(label, elapsed, rss))
-        return done
 
-    def _load_tick(self, elapsed: float) -> None:
-        load = self.load
-        assert load is not None  # called only with load
-        load.poll()
-        if self.problem is None:
-            self.problem = load.problem(elapsed, ready_timeout(self.limits.duration_s, self.limits.warmup_s))
-        if self.seq is None and self.problem is None and load.ready_t is not None:
-            self._plan(load.ready_t + self.limits.warmup_s)
-        if elapsed >= self.limits.duration_s - 2 * self.limits.interval_s:
-            load.stop()  # the probe ends the program at its duration: no request is left to fail then
+def _give_up(run_dir: Path, final: Path, label: str, problem: str | None, outcome: Outcome) -> None:
+    """Keep a failed or interrupted run as ``<variant>.failed`` and raise what happened."""
+    failed = _place(run_dir, final.with_name(f"{final.name}.failed"))
+    if outcome.interrupted:
+        raise Interrupted(f"interrupted; samples kept in {failed}", outcome.signum or signal_module.SIGINT)
+    raise ProgramFailed(f"{label}: {problem}\n(run folder: {failed})", str(failed))
 
-    def samples(self) -> Samples:
-        """The samples so far, with the load's columns when there is load."""
-        samples = self.stream.samples()
-        return self.load.merge(samples) if self.load is not None else samples
 
-    def view(self, label: str, elapsed: float, rss: int) -> LiveView:
-        latest = self.decision or self.latest
-        name = latest.overall.signal if latest and latest.signals else self.names[0]
-        samples = self.stream.samples()
-        recent: tuple[float, ...] = ()
-        if len(samples) and name in samples.columns:
-            _, y, _ = signal_points(samples, name)
-            recent = tuple(float(v) for v in y[-LIVE_POINTS:])
-        return LiveView(label, elapsed, rss, name, recent, latest.overall.verdict if latest else "watching",
-                        latest.overall.rate_per_s if latest else float("nan"), self.decision is not None)
+def _program_inputs(test: str | None, load: Load | None, args: Sequence[str], program_env: dict[str, str],
+                    work: str) -> tuple[list[str], dict[str, str], Load | None, int | None, str]:
+    """The program's arguments, environment, load and work counter, with a test loop's and the port filled in."""
+    if test is not None and load is not None:
+        raise BadParameter("--test and --load do not go together: a test loop is its own load")
+    if test is not None:
+        loop_args, loop_env = run_arguments(test)
+        args, program_env, work = [*loop_args, *args], {**program_env, **loop_env}, ITERATIONS
+    filled, program_env, urls, port = fill_port(args, program_env, load.urls if load else ())
+    if load:
+        load = dataclasses.replace(load, urls=tuple(urls))
+        work = ANSWERED
+    return list(filled), program_env, load, port, work
 
-    def judge(self, samples: Samples, *, final: bool) -> Judgement:
-        if self.seq is None:  # a loaded program that never answered: judged as if from its start
-            self._plan(self.limits.warmup_s)
-        assert self.seq is not None  # check_limits keeps the warm-up shorter than the run
-        return self.seq.look(samples, final=final)
 
-    def final(self) -> Samples:
-        self.stream.poll()
-        if self.load is not None:
-            self.load.poll()
-        return self.samples()
+def _new_run_dir(out: Path, final: Path) -> Path:
+    """A fresh hidden ``.partial`` folder beside ``final``, after cleaning what dead runs left there."""
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        clean_stale_partials(final.parent)  # what runs killed outright left here (leaklab.runfolder)
+        return partial_folder(final.parent, final.name)
+    except OSError as exc:  # a read-only --out, an --out that is a file, a full disk
+        raise RunFolderFailed(f"cannot make a run folder in {out}: {exc.strerror or exc} (give --out a folder "
+                              f"you can write)", None) from None
+
+
+def _build_binary(package: Path, run_dir: Path, go: GoToolchain, env: dict[str, str], *, profiles: bool,
+                  test: str | None, go_directive: str | None) -> Path:
+    # GODEBUG is for the program: the go command is a Go program too, and must not get it.
+    build_env = {k: v for k, v in env.items() if k != "GODEBUG"}
+    if profiles:  # Go 1.26 has the goroutine leak profile only as an experiment chosen at build time
+        build_env.update(leak_profile_env(go, build_env.get("GOEXPERIMENT")))
+    if test is not None:
+        return build_test(package, RunFolder(run_dir).binary, go, env=build_env)
+    return build(package, RunFolder(run_dir).binary, go, env=build_env, go_directive=go_directive)
+
+
+def _judged(label: str, watch: Watch, samples: Samples, outcome: Outcome, limits: Limits, work: str,
+            loading: LoadRun | None, go: GoToolchain, run_dir: Path, final: Path, *, expected: str | None,
+            diagnose: bool) -> Result:
+    """The run's result: the decision taken while it ran, or the verdict on all of it."""
+    judged = watch.decision or watch.judge(samples, final=True)
+    seen = {**judge_samples(samples, watch.warmup_s, work=work or None, now=judged.t), **judged.signals}
+    chosen = _capped(explain(judged.overall, seen), outcome, limits)
+    loaded = loading.summary() if loading else None
+    family, variant = label.rsplit("/", 1)
+    return Result(family=family, variant=variant, verdict=chosen.verdict, signal=chosen.signal,
+                  rate_per_s=chosen.rate_per_s, unit=chosen.unit, reason=chosen.reason,
+                  duration_s=round(float(samples.t[-1]) if len(samples) else 0.0, 3), samples=len(samples),
+                  go_version=go.version, capped=outcome.capped, run_dir=str(final.resolve()),
+                  decided_after_s=round(judged.t, 3) if watch.decision else None,
+                  stopped="memory cap" if outcome.capped else "decided" if watch.decision else "max duration",
+                  expected=expected, work_rate_per_s=loaded["answered_per_s"] if loaded else work_rate(samples, work),
+                  signals={n: v.as_dict() for n, v in seen.items()}, load=loaded,
+                  **(diagnosis_fields(run_dir, go.goroot, _heap_leak_rate(seen)) if diagnose else {}))
+
+
+def _keep_failed(run_dir: Path, final: Path) -> str | None:
+    """Keep a run folder as ``<variant>.failed`` beside ``final``; None when even that fails."""
+    try:
+        return str(_place(run_dir, final.with_name(f"{final.name}.failed")))
+    except OSError:
+        return None
+
+
+def _why(exc: OSError) -> str:
+    """An OSError in one line, naming the file it was about by its name in the run folder."""
+    name = Path(exc.filename).name if exc.filename else ""
+    return f"{exc.strerror or exc} ({name})" if name else str(exc.strerror or exc)
 
 
 def _heap_leak_rate(seen: dict[str, SignalVerdict]) -> float | None:
@@ -408,24 +299,6 @@ def _capped(chosen: SignalVerdict, outcome: Outcome, limits: Limits) -> SignalVe
         chosen = dataclasses.replace(chosen, verdict="leak", reason=(
             f"hit the {limits.mem_cap_bytes // 2**20} MiB memory cap after {outcome.wall_s:.1f} s; " + chosen.reason))
     return chosen
-
-
-def _work_rate(samples: Samples, work: str) -> float | None:
-    """Completed work per second: answered requests under load, else the expvar counter the program publishes."""
-    column = work if work == ANSWERED else f"expvar.{work}"
-    if not work or column not in samples.columns or len(samples) < 2:
-        return None
-    seen = np.isfinite(samples[column])  # a counter of a package initialised after the probe's first sample
-    done, t = samples[column][seen], samples.t[seen]
-    if work == ANSWERED:  # from the first answer on: before it, the server was starting
-        began = np.flatnonzero(done > 0)
-        if len(began) < 2:
-            return None
-        i = max(began[0] - 1, 0)
-        done, t = done[i:], t[i:]
-    if len(done) < 2:
-        return None
-    return float((done[-1] - done[0]) / (t[-1] - t[0]))
 
 
 def run_family(family: str | Family, variant: str = "both", **kwargs) -> list[Result]:

@@ -18,6 +18,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"expvar"
 	"os"
@@ -137,7 +138,7 @@ func leaklabNewProbe(w *bufio.Writer) *leaklabProbe {
 
 func (p *leaklabProbe) sample() {
 	metrics.Read(p.samples)
-	rec := map[string]any{"t": time.Since(p.start).Seconds(), "rss_bytes": leaklabRSS(),
+	rec := map[string]any{"t": time.Since(p.start).Seconds(), "rss_bytes": leaklabRSS(), "vm_bytes": leaklabVM(),
 		"forced_gcs": p.forced, "forced_gc_s": p.forcedS}
 	for i, s := range p.samples {
 		if s.Value.Kind() == metrics.KindUint64 {
@@ -255,6 +256,38 @@ func leaklabRSS() uint64 {
 	}
 	pages, _ := strconv.ParseUint(fields[1], 10, 64)
 	return pages * uint64(os.Getpagesize())
+}
+
+// leaklabVM adds up the address space mapped with some access, from
+// /proc/self/maps. Reservations with no access (---p: the runtime's and
+// glibc's arenas before they are used) are left out, so this grows when an
+// allocator takes more memory and stays put while a program writes into a
+// mapping it already has.
+func leaklabVM() uint64 {
+	b, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		return 0
+	}
+	var total uint64
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		span, rest, ok := bytes.Cut(line, []byte{' '})
+		if !ok || bytes.HasPrefix(rest, []byte("---")) {
+			continue
+		}
+		lo, hi, _ := bytes.Cut(span, []byte{'-'})
+		start, err1 := strconv.ParseUint(string(lo), 16, 64)
+		end, err2 := strconv.ParseUint(string(hi), 16, 64)
+		if err1 == nil && err2 == nil && end > start {
+			total += end - start
+		}
+	}
+	return total
 }
 
 // leaklabExpvars collects the numbers the program publishes with expvar.

@@ -155,6 +155,8 @@ class SampleStream:
         if {"rss_bytes", "go_total_bytes", "go_released_bytes"} <= columns.keys():
             mapped = columns["go_total_bytes"] - columns["go_released_bytes"]
             columns["outside_go_bytes"] = columns["rss_bytes"] - mapped
+            if "vm_bytes" in columns:  # address space mapped outside the runtime, touched or not
+                columns["outside_go_vm_bytes"] = columns["vm_bytes"] - columns["go_total_bytes"]
         columns.setdefault("t", np.array([], dtype=float))
         return Samples(columns=columns, start=self.start, ended=self.ended, skipped=self.skipped)
 

@@ -19,24 +19,7 @@ called a leak. Where the program counts its work (expvar ``requests``), the same
 judged against the work done: memory kept per request (a leak when it is above the signal's
 ``per_work_rate`` and the growth per second is not negligible, over a quarter of the threshold).
 
-**When.** :class:`Sequential` looks at the curves while the program runs and stops it once a verdict is
-certain:
-
-- ``leak``: the lower bound of the growth rate is above the signal's threshold over the whole window and
-  over its recent half;
-- ``flat``: the upper bound over the recent half is below the threshold (growth before it is reported
-  as "grew by X, then levelled");
-- growth must persist for ``settle_s`` before either is said early (half of it for a leak faster than
-  the signal's ``fast_rate``); a leak must also show in every third of the window, so a one-off step or
-  a ramp that stopped is not one. At the maximum duration the verdict is ``inconclusive`` if neither
-  holds.
-
-Looking many times inflates false alarms. The error rate :data:`ALPHA` of each kind is spent as in a
-group-sequential design: half on the last look, at the maximum duration, and half shared evenly by the
-``K - 1`` looks planned before it; within a look, shared by the :data:`TESTS` tests made on each signal
-judged. By the union bound (a Bonferroni boundary), the chance of any wrong call over the whole run
-stays below ``ALPHA``, however many times the run was looked at and however many signals it has. Judging ``n``
-samples costs O(n) time and memory.
+When a run may stop on these verdicts, and what that costs in error rates, is :mod:`leaklab.sequential`.
 """
 
 from __future__ import annotations
@@ -51,19 +34,14 @@ from scipy import stats
 
 from .probe import SIGNALS, Samples, Signal
 
-__all__ = ["ALPHA", "BLOCKS", "Judgement", "Sequential", "SignalVerdict", "explain", "judge", "judge_samples",
-           "look_times", "overall", "settle_for", "signal_points"]
+__all__ = ["ALPHA", "BLOCKS", "Judgement", "SignalVerdict", "explain", "judge", "judge_samples", "overall",
+           "signal_points"]
 
 #: The chance of a wrong call of each kind (leak on a flat program, flat on a leaking one) over a whole run.
 ALPHA = 0.01
 #: The window is judged on at most this many block floors, and on no fewer than MIN_POINTS.
 BLOCKS = 24
 MIN_POINTS = 3
-#: The tests one look makes on one signal: the whole window, its recent half, and per unit of work.
-TESTS = 3
-#: Looks happen every LOOK_STEP_S of program time, or every LOOK_GROWTH of the window if that is longer.
-LOOK_STEP_S = 0.25
-LOOK_GROWTH = 0.05
 
 
 @dataclasses.dataclass
@@ -95,24 +73,6 @@ class _Fit:
     low: float
     high: float
     points: int
-
-
-def look_times(window_s: float) -> list[float]:
-    """The windows (seconds after the warm-up) at which a run of at most ``window_s`` is looked at."""
-    looks, w = [], LOOK_STEP_S
-    while w < window_s:
-        looks.append(w)
-        w += max(LOOK_STEP_S, LOOK_GROWTH * w)
-    return [*looks, window_s]
-
-
-def settle_for(window_s: float) -> float:
-    """How long growth must persist before an early verdict: a third of the longest window, 1.5 to 10 s.
-
-    A leak faster than the signal's ``fast_rate`` needs half of that: a cache or a pool that fills up
-    fast and then levels off looks like a fast leak until it levels.
-    """
-    return min(10.0, max(1.5, window_s / 3))
 
 
 def _floors(t: np.ndarray, y: np.ndarray, x: np.ndarray, start: float, end: float) -> tuple[np.ndarray, np.ndarray]:
@@ -257,7 +217,9 @@ def _decide(signal: Signal, fw: _Fit, fr: _Fit | None, pw: _Fit | None, persists
     kept = f"; keeps {signal.amount(pw.slope, 2 if signal.unit == 'goroutines' else 0)} per {signal.work_unit}" \
         if pw is not None and pw.slope > 0 else ""
     fast = window >= settle_s / 2 and fw.low > signal.fast_rate
-    if fw.low > r0 and persists and (settled or fast):
+    # Levelled: the recent half, on enough points, bounds the growth below the threshold, whatever came before.
+    levelled = fr is not None and fr.points >= ROBUST_FROM and fr.high < r0
+    if fw.low > r0 and persists and (settled or fast) and not (levelled and settled):
         return SignalVerdict(verdict="leak", decided=True, reason=(
             f"{what} grows {rate(fw.slope)} (at least {rate(fw.low)}) over {window:.1f} s, in every third of "
             f"it{kept}"), **nums)
@@ -307,7 +269,38 @@ def judge_samples(samples: Samples, warmup_s: float, names: Sequence[str] | None
         verdicts[n] = judge(t, y, SIGNALS[n], warmup_s, now=now if now is not None else
                             (float(samples.t[-1]) if len(samples) else 0.0), work=_work_at(samples, t, work),
                             alpha=alpha, settle_s=settle_s, final=final, what=what)
+        if n == "outside_go_bytes" and verdicts[n].verdict == "leak":
+            verdicts[n] = _inside_mapping(samples, verdicts[n], warmup_s, now, final)
     return verdicts
+
+
+#: Memory outside Go that becomes resident while the address space mapped outside Go grows by less than
+#: this share of it is memory mapped earlier being touched: bounded by that mapping, until it grows.
+MAPPED_SHARE = 0.1
+
+
+def _inside_mapping(samples: Samples, v: SignalVerdict, warmup_s: float, now: float | None,
+                    final: bool) -> SignalVerdict:
+    """A leak outside Go that happens inside address space mapped before the window (a big mmap being
+    written into, say) is not called early: it is bounded by that mapping, which may fill up and level.
+    The run goes on to its maximum unless the mapped space starts growing; at the end the verdict stands,
+    and says so."""
+    if "outside_go_vm_bytes" not in samples.columns:
+        return v
+    t, vm = samples.t, samples["outside_go_vm_bytes"]
+    ok = np.isfinite(vm) & (t >= warmup_s) & (t <= (now if now is not None else np.inf))
+    if ok.sum() < 2 or not math.isfinite(v.end - v.start) or v.end <= v.start:
+        return v
+    mapped, touched = float(vm[ok][-1] - vm[ok][0]), v.end - v.start
+    if mapped >= MAPPED_SHARE * touched:
+        return v
+    unit = SIGNALS[v.signal].amount
+    seen = (f"; it grows inside memory mapped before (resident +{unit(touched)}, address space mapped outside "
+            f"Go {'+' if mapped >= 0 else ''}{unit(mapped)})")
+    if final:
+        return dataclasses.replace(v, reason=v.reason + seen + ", and it had not levelled when the run ended")
+    return dataclasses.replace(v, verdict="inconclusive", decided=False,
+                               reason=v.reason + seen + ": watching until it levels or the mapping grows")
 
 
 def explain(chosen: SignalVerdict, seen: dict[str, SignalVerdict]) -> SignalVerdict:
@@ -316,7 +309,10 @@ def explain(chosen: SignalVerdict, seen: dict[str, SignalVerdict]) -> SignalVerd
     if rss is None or chosen.signal == "rss_bytes" or rss.verdict == chosen.verdict or rss.verdict != "leak":
         return chosen
     signal = SIGNALS["rss_bytes"]
-    if chosen.verdict == "flat":
+    outside = seen.get("outside_go_bytes")
+    if chosen.verdict == "flat" and outside is not None and outside.end - outside.start > (rss.end - rss.start) / 2:
+        note = f"; RSS grew {signal.amount(rss.end - rss.start)} with memory outside Go, and levelled with it"
+    elif chosen.verdict == "flat":
         note = (f"; RSS grows {signal.rate(rss.rate_per_s)}, but neither the Go heap nor memory outside it "
                 f"does: the program is touching memory the runtime had already mapped (bounded by what it "
                 f"mapped), and the verdict believes the Go heap")
@@ -331,45 +327,9 @@ def overall(verdicts: dict[str, SignalVerdict]) -> SignalVerdict:
     if leaks:
         return max(leaks, key=lambda v: v.rate_low / SIGNALS[v.signal].min_rate)
     unsure = [v for v in verdicts.values() if v.verdict == "inconclusive"]
-    return unsure[0] if unsure else next(iter(verdicts.values()))
-
-
-class Sequential:
-    """Looks at a run's samples as they come, and says when the verdict is certain.
-
-    ``window_s`` is the longest window the run can have (its maximum duration less the warm-up); it
-    fixes the looks and so each look's share of :data:`ALPHA`.
-    """
-
-    def __init__(self, names: Sequence[str], warmup_s: float, window_s: float, *, work: str | None = None,
-                 settle_s: float | None = None) -> None:
-        self.names, self.warmup_s, self.work = list(names), warmup_s, work
-        self.looks = look_times(window_s)
-        # Half the error rate for the last look, where a noisy curve needs it; the rest shared by the others.
-        # Each look makes up to TESTS tests per signal, and any may make the call: each gets its share.
-        shares = TESTS * len(self.names)
-        self.alpha = ALPHA / 2 / max(1, len(self.looks) - 1) / shares
-        self.alpha_last = ALPHA / 2 / shares
-        self.settle_s = settle_s if settle_s is not None else settle_for(window_s)
-        self._next = 0
-
-    def due(self, now: float) -> bool:
-        """Whether a look is due at program time ``now``."""
-        return self._next < len(self.looks) and now - self.warmup_s >= self.looks[self._next]
-
-    def look(self, samples: Samples, *, final: bool = False) -> Judgement:
-        """Judge the samples so far; ``decided`` when the run may stop."""
-        now = float(samples.t[-1]) if len(samples) else 0.0
-        while self._next < len(self.looks) and now - self.warmup_s >= self.looks[self._next]:
-            self._next += 1
-        verdicts = judge_samples(samples, self.warmup_s, self.names, work=self.work,
-                                 alpha=self.alpha_last if final else self.alpha, settle_s=self.settle_s, final=final)
-        if not verdicts:
-            empty = SignalVerdict(signal=self.names[0], verdict="inconclusive", rate_per_s=math.nan,
-                                  unit=SIGNALS[self.names[0]].unit, window_s=0.0, samples=0, start=math.nan,
-                                  end=math.nan, reason="no sample was taken")
-            return Judgement({}, empty, False, now)
-        chosen = overall(verdicts)
-        decided = any(v.verdict == "leak" for v in verdicts.values()) or all(
-            v.verdict == "flat" for v in verdicts.values())
-        return Judgement(verdicts, chosen, decided, now)
+    if unsure:
+        return unsure[0]
+    # All flat: the one that grew and levelled tells the story, if one did.
+    grew = [v for v in verdicts.values() if v.end - v.start > SIGNALS[v.signal].min_rate * v.window_s]
+    return max(grew, key=lambda v: (v.end - v.start) / SIGNALS[v.signal].min_rate) if grew else \
+        next(iter(verdicts.values()))

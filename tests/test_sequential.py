@@ -1,0 +1,80 @@
+"""leaklab.sequential: when a run may stop, and the error rates of stopping early."""
+
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from leaklab.sequential import look_times, settle_for
+from leaklab.verdict import ALPHA
+
+from .series import MiB, flat_noise, heap_samples, outside_go, sequential
+
+t = np.arange(0, 6, 0.05)
+
+
+def test_memory_touched_inside_a_mapping_made_earlier_is_watched_until_it_levels():
+    # One 192 MiB mmap at start, written 16 MiB/s until it is full at 12 s of a 30 s run: no early leak,
+    # and flat once the level is seen.
+    times = np.arange(0, 30, 0.05)
+    resident = 3 * MiB + np.minimum(times, 12) * 16 * MiB
+    run = sequential(outside_go(times, resident, np.full_like(times, 400 * MiB)), ["outside_go_bytes"], 29)
+    assert run.overall.verdict == "flat"
+    assert "levelled" in run.overall.reason
+
+
+def test_memory_outside_go_that_grows_with_its_mappings_is_a_leak_early():
+    # C memory taken from the allocator: the mapped space grows with what becomes resident.
+    times = np.arange(0, 30, 0.05)
+    resident = 3 * MiB + times * 14 * MiB
+    run = sequential(outside_go(times, resident, 400 * MiB + times * 14 * MiB), ["outside_go_bytes"], 29)
+    assert run.overall.verdict == "leak"
+    assert run.t < 10
+
+
+def test_growth_inside_a_mapping_that_never_levels_is_still_a_leak_at_the_end():
+    times = np.arange(0, 30, 0.05)
+    samples = outside_go(times, 3 * MiB + times * 2 * MiB, np.full_like(times, 400 * MiB))
+    run = sequential(samples, ["outside_go_bytes"], 29)
+    assert run.overall.verdict == "leak"
+    assert run.t >= 29  # not called before the end: it might have levelled
+    assert "mapped before" in run.overall.reason
+
+
+def test_a_fast_leak_is_called_early_and_a_flat_curve_after_the_settle_time():
+    fast = sequential(heap_samples(t, 5 * MiB + 20 * MiB * t, every=0.1), ["heap_bytes"], window=5)
+    assert fast.overall.verdict == "leak"
+    assert fast.t < 1 + settle_for(5)  # before a slow one may be called
+    flat = sequential(heap_samples(t, np.full_like(t, 5 * MiB), every=0.1), ["heap_bytes"], window=5)
+    assert flat.overall.verdict == "flat"
+    assert 1 + settle_for(5) <= flat.t < 5
+
+
+def test_a_slow_leak_of_200_KiB_per_second_is_found_within_30_s():
+    long_t = np.arange(0, 30, 0.05)
+    rng = np.random.default_rng(7)
+    live = 20 * MiB + 200 * 1024 * long_t + rng.normal(0, 64 * 1024, len(long_t))
+    got = sequential(heap_samples(long_t, live, every=0.5), ["heap_bytes"], window=29)
+    assert got.overall.verdict == "leak"
+
+
+@pytest.mark.timeout(120)
+def test_flat_noise_is_never_called_a_leak_over_many_looks():
+    # 200 runs of a flat, noisy curve, each looked at ~60 times: the union bound says at most ALPHA of them
+    # may be called a leak; with 200 runs, that allows 2 and expects none.
+    long_t = np.arange(0, 30, 0.05)
+    got = Counter()
+    for seed in range(200):
+        live = flat_noise(np.random.default_rng(seed), len(long_t))
+        got[sequential(heap_samples(long_t, live, every=0.25), ["heap_bytes"], window=29).overall.verdict] += 1
+    assert got["leak"] <= max(2, math.ceil(ALPHA * 200)), got
+    assert got["flat"] >= 150, got
+
+
+
+
+def test_looks_are_logarithmic_in_the_duration():
+    assert len(look_times(5)) == 20
+    assert len(look_times(3600)) < 200
+    assert look_times(29)[-1] == 29
