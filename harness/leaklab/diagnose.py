@@ -1,5 +1,6 @@
 """Find the leak, not only see it: the diagnosis of a run's profiles (:mod:`leaklab.profiles`), the
-checks Go itself offers for each family, and the report a notebook or ``leaklab run`` shows.
+checks Go itself offers for each family, and :func:`report`: both as the tables a notebook or ``leaklab run``
+shows (:mod:`leaklab.diagnosis_report`).
 
 Every program a check runs goes through :func:`leaklab.run.execute` (memory cap, time limit, its own
 process group, killed at the end) and every go command through :meth:`GoToolchain.run` (killed with
@@ -9,7 +10,6 @@ its children past its time limit).
 from __future__ import annotations
 
 import concurrent.futures
-import html
 import os
 import re
 import tempfile
@@ -18,12 +18,12 @@ from pathlib import Path
 
 from .build import build
 from .cases import Family, cases_dir, get_family
+from .diagnosis_report import DiagnosisReport
 from .errors import BuildFailed, DiagnosisMissing, LeakLabError
 from .lab import measure
 from .probe import SIGNALS, read_samples
 from .profiles import (
     LEAK_PROFILE_MISSES,
-    SITE_MIN_RATE,
     Diagnosis,
     Frame,
     diagnose,
@@ -39,7 +39,7 @@ from .runfolder import RunFolder
 from .toolchain import GoToolchain, find_go
 
 __all__ = [
-    "FAMILY_CHECKS", "LEAK_PROFILE_MISSES", "Diagnosis", "DiagnosisMissing", "Frame", "Report",
+    "FAMILY_CHECKS", "LEAK_PROFILE_MISSES", "Diagnosis", "DiagnosisMissing", "Frame",
     "asan_leaks", "c_allocations", "cgocheck_demo", "check_finalizers", "diagnose", "diagnosis_fields",
     "family_checks", "goleak_test", "goroutine_groups", "heap_growth", "leak_profile",
     "leak_profile_blind_spots", "leak_profile_env", "leak_profile_supported", "report", "vet",
@@ -315,63 +315,6 @@ def family_checks(results, *, go: GoToolchain | None = None) -> list[dict]:
     return [f for findings in found for f in findings]
 
 
-# -- what a notebook and `leaklab run` show -----------------------------------------------------------
-
-def _code_html(text: str) -> str:
-    """``text`` escaped for HTML, its `backticked` parts shown as code rather than as backticks."""
-    parts = html.escape(text).split("`")
-    if len(parts) % 2 == 0:  # an odd number of backticks: not markup, keep them
-        return html.escape(text)
-    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
-
-
-class Report:
-    """What :func:`report` returns: shown as HTML in a notebook, as text elsewhere."""
-
-    def __init__(self, results, checks: list[dict]) -> None:
-        self.results, self.checks = list(results), checks
-
-    def sections(self):
-        """(title, column names, rows of text) of each table."""
-        for r in self.results:
-            name = f"{r.family}/{r.variant}"
-            if r.top_sites is None:
-                yield name, ["note"], [["run without profiles: run it with profiles=True to diagnose it"]]
-                continue
-            yield (f"{name}: where the live heap grew (heap profiles after a GC, start vs end of the window)",
-                   ["allocation site", "growth", "objects"],
-                   [[s["site"], _HEAP.amount(s["bytes"]), f"{s['objects']:+,}"] for s in r.top_sites]
-                   or [[f"no site grows faster than {_HEAP.rate(SITE_MIN_RATE)}", "", ""]])
-            yield (f"{name}: goroutines at the end, grouped by stack and wait reason",
-                   ["where it waits", "state", "count", "since warm-up", "growing?"],
-                   [[g["site"], g["wait"], f"{g['count']:,}", f"{g['growth']:+,}", "yes" if g["growing"] else "no"]
-                    for g in r.top_goroutines or []])
-            lp = r.leak_profile or {}
-            rows = [[s["site"], f"{s['count']:,}"] for s in lp.get("sites", [])] or [
-                ["none reported (it cannot see goroutines blocked on a still-reachable channel, nor spinning ones)",
-                 "0"]]
-            if not lp.get("available"):
-                rows = [["not available: needs Go 1.27, or Go 1.26 built with GOEXPERIMENT=goroutineleakprofile", ""]]
-            yield f"{name}: goroutine leak profile", ["leaked goroutines blocked at", "count"], rows
-        if self.checks:
-            yield ("Go's own checks", ["check", "variant", "flags a problem?", "finding"],
-                   [[c["check"], c["variant"], "yes" if c["flagged"] else "no", c["finding"]] for c in self.checks])
-
-    def _repr_html_(self) -> str:
-        """The tables for a notebook and the report: aligned left, `backticked` text shown as code."""
-        cell = 'style="text-align:left;vertical-align:top"'
-        parts = [f"<h4>{_code_html(title)}</h4><table class='leaklab-diagnosis'><thead><tr>"
-                 + "".join(f"<th {cell}>{html.escape(h)}</th>" for h in head) + "</tr></thead><tbody>"
-                 + "".join("<tr>" + "".join(f"<td {cell}>{_code_html(c)}</td>" for c in row) + "</tr>" for row in rows)
-                 + "</tbody></table>" for title, head, rows in self.sections()]
-        parts.append(f"<p><em>What the leak profile misses:</em> {_code_html(LEAK_PROFILE_MISSES)}</p>")
-        return "\n".join(parts)
-
-    def __repr__(self) -> str:
-        return "\n".join(f"{title}\n" + "\n".join("  " + "  ".join(row) for row in rows)
-                         for title, _, rows in self.sections())
-
-
-def report(results, *, checks: bool = True, go: GoToolchain | None = None) -> Report:
+def report(results, *, checks: bool = True, go: GoToolchain | None = None) -> DiagnosisReport:
     """The diagnosis of a family's runs (made with profiles) and, with ``checks``, Go's checks for it."""
-    return Report(results, family_checks(results, go=go) if checks else [])
+    return DiagnosisReport(results, family_checks(results, go=go) if checks else [])

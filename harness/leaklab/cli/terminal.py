@@ -122,10 +122,10 @@ def diagnosis_tables(result: Result) -> list[Table]:
     empty when the run was made without profiles."""
     if result.top_sites is None:
         return []
-    from ..diagnose import Report
+    from ..diagnosis_report import DiagnosisReport
 
     tables = []
-    for title, head, rows in Report([result], []).sections():
+    for title, head, rows in DiagnosisReport([result], []).sections():
         table = Table(*head, title=escape(title))
         for row in rows:
             table.add_row(*map(escape, row))
