@@ -168,11 +168,12 @@ def _samples(folder, per_request, rate=1000.0, column="alloc_bytes"):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_every_family_names_the_trace_its_work_leaves(name):
-    assert chk.WORK_EVIDENCE[name].per_request > 0 and chk.WORK_EVIDENCE[name].work
+    evidence = get_family(name).evidence
+    assert evidence is not None and evidence.per_request > 0 and evidence.does
 
 
 def test_counting_requests_without_doing_their_work_is_not_a_fix(tmp_path):
-    rule = chk.WORK_EVIDENCE["timer"]
+    rule = get_family("timer").evidence
     worked = _result(work=1000, run_dir=_samples(tmp_path / "worked", 16 << 10))
     counted = _result(work=1000, run_dir=_samples(tmp_path / "counted", 0))
     assert chk.work_evidence(worked, "timer", 1.0) > rule.per_request > chk.work_evidence(counted, "timer", 1.0)

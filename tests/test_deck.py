@@ -13,7 +13,7 @@ def test_the_agenda_gives_start_times_and_the_readme_the_same_minutes():
     slots = deck.agenda("13:30").slots()
     assert slots[0][0] == "13:30" and slots[1][0] == "13:40"
     readme = (labs_pages.labs_dir() / "README.md").read_text()
-    for minutes, topic, _ in deck.AGENDA:
+    for minutes, topic, _ in deck.plan():
         if topic in {f.name for f in families()}:
             assert re.search(rf"\|\s*{minutes} min\s*\|.*{topic}", readme), f"labs/README.md: {topic} {minutes} min"
 

@@ -1,8 +1,10 @@
 """The leak families of go-cases/ and what each one is expected to show.
 
 Each family folder ``go-cases/NN-name/`` holds a ``leaky`` and a ``fixed`` main package and an
-``expect.toml`` that declares the family's signal and, per variant, the expected verdict and growth
-rate. The CLI, the notebooks and the tests all read the expectations from there.
+``expect.toml`` that declares the family's facts: its signal, its work counter and rate, the trace each
+request's work leaves (``work_evidence``, what ``leaklab check`` asks of a fix), its place in the workshop
+(``workshop``: minutes and topic) and, per variant, the expected verdict and growth rate. The CLI, the
+notebooks, the checker, the workshop and the tests all read them from there.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 from .errors import BadParameter, UnknownFamily
 from .paths import content
 
-__all__ = ["cases_dir", "Expectation", "Family", "expectation", "families", "get_family"]
+__all__ = ["cases_dir", "Expectation", "Family", "WorkEvidence", "expectation", "families", "get_family"]
 
 def cases_dir() -> Path:
     """The Go module with the lab's programs: ``go-cases/`` of the checkout (override with $LEAKLAB_CASES)."""
@@ -34,6 +36,16 @@ class Expectation:
 
 
 @dataclasses.dataclass(frozen=True)
+class WorkEvidence:
+    """What one request of a family's program must add to a probe column, whatever the fix."""
+
+    column: str  # a column of samples.jsonl (see probe.go)
+    per_request: float  # the least a request must add: half of what the leaky program's request does
+    unit: str
+    does: str  # what a request does, in the learner's words
+
+
+@dataclasses.dataclass(frozen=True)
 class Family:
     """One leak family: its programs and its expectations."""
 
@@ -44,6 +56,10 @@ class Family:
     work: str
     work_rate: float
     expect: dict[str, Expectation]
+    #: The trace each request's work leaves (``leaklab check``); None for a folder that declares none.
+    evidence: WorkEvidence | None = None
+    #: The family's slot in the workshop: (minutes, topic); None outside the workshop.
+    workshop: tuple[int, str] | None = None
 
     @property
     def variants(self) -> list[str]:
@@ -59,8 +75,11 @@ def _load(folder: Path) -> Family:
         variant: Expectation(verdict=v["verdict"], rate=tuple(v["rate"]), when=tuple(v.get("when", ())))
         for variant, v in spec["variants"].items()
     }
+    evidence = WorkEvidence(**spec["work_evidence"]) if "work_evidence" in spec else None
+    slot = spec.get("workshop")
     return Family(name=folder.name.split("-", 1)[-1], dir=folder, title=spec["title"], signal=spec["signal"],
-                  work=spec.get("work", ""), work_rate=float(spec.get("work_rate", 0)), expect=expect)
+                  work=spec.get("work", ""), work_rate=float(spec.get("work_rate", 0)), expect=expect,
+                  evidence=evidence, workshop=(int(slot["minutes"]), slot["topic"]) if slot else None)
 
 
 def families(cases: Path | None = None) -> list[Family]:

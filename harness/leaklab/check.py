@@ -9,7 +9,7 @@ answers with a :class:`CheckReport`. It passes only when
 * the program still completes its work: the counter it publishes with expvar (``requests``) grows
   at least :data:`WORK_FRACTION` of the rate in ``expect.toml``. A "fix" that returns early, sleeps or
   serves fewer requests flattens the curve too, and is rejected here; and
-* each request still leaves the trace of its work that :data:`WORK_EVIDENCE` names (bytes allocated on
+* each request still leaves the trace of its work that ``work_evidence`` in ``expect.toml`` names (bytes allocated on
   the Go heap, or calls into C, per request counted). A "fix" that keeps adding 1 to ``requests`` but
   skips the work allocates nothing, and is rejected too. A cheat that does the work and throws the
   result away (stores every answer under the same key, say) still passes: the checker measures, it does
@@ -41,7 +41,7 @@ from .run import Limits
 from .runfolder import RunFolder
 from .toolchain import GoToolchain
 
-__all__ = ["TRIES_FILE", "WORK_EVIDENCE", "WORK_FRACTION", "CheckReport", "GoSource", "WorkEvidence", "check",
+__all__ = ["TRIES_FILE", "WORK_FRACTION", "CheckReport", "GoSource", "check",
            "copy_starter", "format_report", "hints", "leaking_signals", "reference_work_rate",
            "save_curve", "show", "starter", "validate", "work_evidence"]
 
@@ -51,28 +51,6 @@ TRIES_FILE = ".check-tries.json"
 
 #: A fix must keep at least this share of the expected work rate (cheats in the tests do 0-50 %).
 WORK_FRACTION = 0.7
-
-
-
-@dataclasses.dataclass(frozen=True)
-class WorkEvidence:
-    """What one request of a family's program must add to a probe column, whatever the fix."""
-
-    column: str  # a column of samples.jsonl (see probe.go)
-    per_request: float  # the least a request must add: half of what the leaky program's request does
-    unit: str
-    work: str  # what a request does, in the learner's words
-
-
-#: The trace each family's work leaves. The numbers are half of one request's own work, so a fix that
-#: allocates a little less (or the probe's rounding) still passes; counting requests alone gives ~0.
-WORK_EVIDENCE = {
-    "syncmap": WorkEvidence("alloc_bytes", 512, "bytes allocated", "renders a 1 KiB answer"),
-    "timer": WorkEvidence("alloc_bytes", 8 << 10, "bytes allocated", "fills a 16 KiB buffer"),
-    "goroutine": WorkEvidence("alloc_bytes", 512, "bytes allocated", "has a worker build a 1 KiB result"),
-    "finalizer": WorkEvidence("alloc_bytes", 8 << 10, "bytes allocated", "builds two nodes with 8 KiB buffers"),
-    "cgo": WorkEvidence("cgo_calls", 1, "calls into C", "builds a message in C memory (C.malloc, C.memset)"),
-}
 
 _references: dict[tuple, float] = {}
 
@@ -198,12 +176,12 @@ def _fmt_rate(signal: str, rate: float) -> str:
 
 
 def work_evidence(result: Result, family: str, warmup_s: float) -> float | None:
-    """What one request added to the family's :data:`WORK_EVIDENCE` column after the warm-up.
+    """What one request added to the family's ``work_evidence`` column (expect.toml) after the warm-up.
 
     ``None`` when it cannot be told: no such rule, the column missing (an older probe or Go), or no
     request counted.
     """
-    rule = WORK_EVIDENCE.get(family)
+    rule = get_family(family).evidence
     path = RunFolder(result.run_dir).samples
     if rule is None or not path.is_file():
         return None
@@ -284,11 +262,11 @@ def _judge(fam: Family, result: Result, limits: Limits, out: Path, go: GoToolcha
         return ("too-little-work", f"the curve is flat, but the program does too little work: {served}",
                 [f"a fix must keep serving at least {WORK_FRACTION:.0%} of the requests: returning early, "
                  "sleeping or skipping requests hides the leak without fixing it"], reference)
-    rule = WORK_EVIDENCE.get(fam.name)
+    rule = fam.evidence
     per_request = work_evidence(result, fam.name, limits.warmup_s)
     if rule is not None and per_request is not None and per_request < rule.per_request:
         return ("too-little-work", f"the curve is flat and `{fam.work}` grows, but the requests skip their work: "
-                f"{per_request:,.0f} {rule.unit} per request, where each request {rule.work} "
+                f"{per_request:,.0f} {rule.unit} per request, where each request {rule.does} "
                 f"(at least {rule.per_request:,.0f})",
                 ["counting a request is not serving it: keep the work each request does and remove only "
                  "what keeps its memory (or goroutine) alive",

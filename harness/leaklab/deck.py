@@ -16,19 +16,18 @@ from .notebooks import load_results as family_results
 from .plot import plot_family
 from .probe import SIGNALS
 
-__all__ = ["AGENDA", "Agenda", "Note", "Png", "VerdictTable", "agenda", "code_html", "family_figure", "growth",
-           "parse_start", "reading_figure", "results_by_family", "verdict_table"]
+__all__ = ["Agenda", "Note", "Png", "VerdictTable", "agenda", "code_html", "family_figure", "growth",
+           "parse_start", "plan", "reading_figure", "results_by_family", "verdict_table"]
 
-#: (minutes, what): the workshop's plan. labs/README.md gives the same times per family.
-AGENDA = [
-    (10, "intro", "How the lab measures: the probe, the live heap and the floor, the verdict; `leaklab run syncmap`"),
-    (20, "syncmap", "A cache that never forgets: the Go heap climbs; exercise `leaklab check syncmap`"),
-    (20, "timer", "A watchdog timer never stopped; what changed for Ticker and time.After in Go 1.23"),
-    (25, "goroutine", "A sender nobody listens to: goroutines, not heap; goroutine profiles"),
-    (20, "finalizer", "A cycle with finalizers is never freed; runtime.AddCleanup"),
-    (20, "cgo", "C memory the Go heap cannot see: watch RSS; defer C.free"),
-    (15, "wrap-up", "Detecting leaks in production; what the article gets wrong on modern Go"),
-]
+#: The workshop's opening and closing (minutes, topic, what), around the families' own slots.
+_INTRO = (10, "intro", "How the lab measures: the probe, the live heap and the floor, the verdict; `leaklab run syncmap`")
+_WRAP_UP = (15, "wrap-up", "Detecting leaks in production; what the article gets wrong on modern Go")
+
+
+def plan() -> list[tuple[int, str, str]]:
+    """The workshop's plan, (minutes, topic, what): the intro, each family's slot as its expect.toml gives it
+    (``workshop``), the wrap-up. labs/README.md gives the same times per family."""
+    return [_INTRO, *((f.workshop[0], f.name, f.workshop[1]) for f in families() if f.workshop), _WRAP_UP]
 
 
 def results_by_family(runs_dir: Path | str) -> dict[str, list[Result]]:
@@ -100,7 +99,7 @@ class Agenda:
     def slots(self) -> list[tuple[str, int, str, str]]:
         clock = parse_start(self.start)
         out = []
-        for minutes, topic, what in AGENDA:
+        for minutes, topic, what in plan():
             out.append((clock.strftime("%H:%M"), minutes, topic, what))
             clock += datetime.timedelta(minutes=minutes)
         return out
@@ -108,7 +107,7 @@ class Agenda:
     def _repr_html_(self) -> str:
         rows = "".join(f"<tr><td>{t}</td><td>{m} min</td><td><b>{html.escape(topic)}</b></td>"
                        f"<td>{code_html(what)}</td></tr>" for t, m, topic, what in self.slots())
-        total = sum(m for m, _, _ in AGENDA)
+        total = sum(m for m, _, _ in plan())
         return (f'<table class="agenda"><thead><tr><th>start</th><th>time</th><th>topic</th><th>what we do</th>'
                 f"</tr></thead><tbody>{rows}</tbody></table><p>Total: {total} min (breaks not included).</p>")
 
