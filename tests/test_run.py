@@ -1,8 +1,10 @@
-"""Runs end cleanly whatever the program does: cap, crash, silence, hang, Ctrl-C."""
+"""Runs end cleanly whatever the program does: cap, crash, silence, hang, Ctrl-C, daemons, floods, a full disk."""
 
 import dataclasses
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -234,3 +236,132 @@ def test_the_load_ends_within_two_seconds_when_leaklab_is_killed_outright(tmp_pa
     cli.kill()  # SIGKILL: the driver sees its stdin end, the probe its control pipe
     cli.communicate()
     assert not tagged.left_behind(within=2), "the program or the load driver outlived leaklab by more than 2 s"
+
+
+def _pids_said(run):
+    """The pids the detaches fixture printed: its setsid child and its orphaned grandchild."""
+    said = (run / "stdout.txt").read_text()
+    m = re.search(r"child=(\d+) orphan=(\d+)", said)
+    assert m, said
+    return [int(m[1]), int(m[2])]
+
+
+def _running(pid):
+    """Whether ``pid`` is a live (not zombie) process; a reused pid would count, which a test run never sees."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+@pytest.mark.slow
+def test_no_descendant_outlives_a_program_run_setsid_or_orphaned(tmp_path, tagged):
+    done = subprocess.run([sys.executable, "-m", "leaklab.cli", "run", "--program", str(FIXTURES / "detaches"),
+                           "--duration", "3", "--no-diagnose", "--out", str(tmp_path)],
+                          env=tagged.env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    child, orphan = _pids_said(tmp_path / "program-detaches" / "program")
+    # leaklab returns once they have ended; the deadline only keeps a slow machine from failing the test
+    assert not tagged.left_behind(within=2), "a descendant of the program outlived the run"
+    assert not _running(child) and not _running(orphan)
+    assert not list((tmp_path / "program-detaches").glob(".*partial*"))
+    assert list(tagged.tmp.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_descendants_that_came_to_leaklab_are_killed_and_reaped(go, tmp_path):
+    measure(FIXTURES / "detaches", "fx", "v", limits=QUICK, out=tmp_path, go=go)
+    pids = _pids_said(tmp_path / "fx" / "v")
+    zombies = [c.pid for c in psutil.Process().children() if c.pid in pids]  # an unreaped orphan stays our child
+    assert not zombies and not any(_running(pid) for pid in pids)
+    meta = json.loads((tmp_path / "fx" / "v" / "meta.json").read_text())
+    assert meta["outcome"]["peak_processes"] >= 3, "the program and both its descendants were watched"
+
+
+@pytest.mark.slow
+def test_a_flood_of_output_leaves_bounded_files_with_a_note_of_what_was_dropped(go, tmp_path):
+    from leaklab.output import HEAD_BYTES, TAIL_BYTES
+    measure(FIXTURES / "floods", "fx", "v", limits=QUICK, out=tmp_path, go=go)
+    run = tmp_path / "fx" / "v"
+    dropped = json.loads((run / "meta.json").read_text())["outcome"]["output_dropped"]
+    assert dropped["stdout"] > 20 * 2**20, "the program wrote less than expected: nothing to bound"
+    for name in ("stdout", "stderr"):
+        kept = (run / f"{name}.txt").read_bytes()
+        assert len(kept) <= HEAD_BYTES + TAIL_BYTES + 200
+        assert kept.startswith(b"00000001 ") and kept.endswith(b"x\n")
+        assert f"[leaklab: {dropped[name]:,} bytes of {name} dropped here".encode() in kept
+
+
+@pytest.mark.slow
+def test_huge_untouched_reservations_run_normally_under_the_rss_cap(go, tmp_path):
+    # 128 GiB of address space (half PROT_NONE, half writable), never touched: no address-space limit stops it
+    r = measure(FIXTURES / "reserves", "fx", "v", limits=QUICK, out=tmp_path, go=go)
+    assert not r.capped and r.verdict != "leak", r.reason
+    said = (tmp_path / "fx" / "v" / "stdout.txt").read_text()
+    assert "reserved=128 GiB" in said
+    assert "oom_score_adj=1000" in said, "the program is the OOM killer's first choice, not leaklab"
+    assert not _left_behind(tmp_path)
+
+
+def _own_mounts_or_skip():
+    """Skip unless a mount namespace can be made here (root, or user namespaces): a tmpfs of our own to fill."""
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "--mount", "--map-root-user", "true"],
+                                                         capture_output=True, timeout=30).returncode != 0:
+        pytest.skip("needs `unshare --mount --map-root-user` (root or unprivileged user namespaces)")
+
+
+def _leaklab_on_a_tmpfs(tmp_path, tagged, options, fixture="floods"):
+    """Run `leaklab run --program FIXTURE --out DISK/runs` with DISK a tmpfs mounted with ``options`` in a mount
+    namespace of its own (gone with it): (exit status, stderr, what DISK/runs/program-FIXTURE held)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    script = f"""
+mount -t tmpfs -o {options} leaklab-test '{disk}'
+rc=0
+'{sys.executable}' -m leaklab.cli run --program '{FIXTURES / fixture}' --duration 10 --no-diagnose \\
+    --out '{disk}/runs' 2> '{tmp_path}/err.txt' || rc=$?
+echo "rc=$rc"
+if cd '{disk}/runs/program-{fixture}' 2>/dev/null; then find . -mindepth 1 | sort; fi
+"""
+    done = subprocess.run(["unshare", "--mount", "--map-root-user", "bash", "-eu", "-c", script], env=tagged.env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    status, *held = done.stdout.splitlines()
+    return int(status.removeprefix("rc=")), (tmp_path / "err.txt").read_text(), held
+
+
+def _one_message(err):
+    """What leaklab said, on one line, if it said one thing and no traceback (its console may wrap the line)."""
+    return " ".join(err.split()) if err.count("leaklab:") == 1 and "Traceback" not in err else None
+
+
+@pytest.mark.slow
+def test_a_full_disk_keeps_the_run_as_failed_and_exits_2(go, tmp_path, tagged):
+    _own_mounts_or_skip()
+    from leaklab.build import build
+    size = build(FIXTURES / "floods", tmp_path / "probe-size", go).stat().st_size
+    # room for the binary and 1 MiB more: the program's output fills the disk after the build
+    status, err, held = _leaklab_on_a_tmpfs(tmp_path, tagged, f"size={size // 1024 + 1024}k")
+    assert status == 2, err
+    assert "No space left on device" in (_one_message(err) or ""), err
+    assert "./program.failed/samples.jsonl" in held and "./program.failed/stdout.txt" in held, held
+    assert not any("partial" in h for h in held), held
+    assert not tagged.left_behind(within=2)
+    assert list(tagged.tmp.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_a_read_only_out_is_one_line_and_exit_2(tmp_path, tagged):
+    _own_mounts_or_skip()
+    status, err, held = _leaklab_on_a_tmpfs(tmp_path, tagged, "ro,size=64k")
+    assert status == 2, err
+    assert "Read-only file system" in (_one_message(err) or ""), err
+    assert not tagged.left_behind(within=2)
+    assert list(tagged.tmp.iterdir()) == []
+
+
+def test_an_out_that_is_a_file_is_one_line_and_exit_2(leaklab, tmp_path):
+    (tmp_path / "runs").write_text("not a folder\n")
+    status, _, err = leaklab("run", "--program", FIXTURES / "floods", "--out", tmp_path / "runs")
+    assert status == 2, err
+    assert "Not a directory" in (_one_message(err) or ""), err

@@ -14,6 +14,7 @@ except :class:`Interrupted`, which is a ``KeyboardInterrupt`` (the CLI exits 128
     │   └── GoFetchFailed     a Go release could not be downloaded from PyPI    .version
     ├── BuildFailed           the Go compiler rejected the program (its output in the message)
     ├── ProgramFailed         the program crashed, timed out or never sampled   .run_dir
+    ├── RunFolderFailed       the run folder could not be made or written       .run_dir
     ├── RunDataMissing        a run folder without its samples                  .path
     ├── DiagnosisMissing      a run without the profiles a diagnosis reads      .path
     ├── BenchFailed           `go test -bench` failed                           .output
@@ -31,7 +32,7 @@ __all__ = [
     "BadGoVersion", "BadParameter", "BenchFailed", "BuildFailed", "ClaimCheckFailed", "DiagnosisMissing",
     "GoFetchFailed", "GoNotFound", "GoTooOld", "Interrupted", "KernelMissing", "LabContentMissing", "LeakLabError",
     "NotebookFailed", "ProgramFailed",
-    "RunDataMissing", "SlidesUnavailable", "ToolchainError", "UnknownFamily",
+    "RunDataMissing", "RunFolderFailed", "SlidesUnavailable", "ToolchainError", "UnknownFamily",
 ]
 
 
@@ -91,6 +92,17 @@ class ProgramFailed(LeakLabError):
     """The program crashed, timed out or never produced a sample.
 
     The samples gathered before the failure are kept in ``run_dir``.
+    """
+
+    def __init__(self, message: str, run_dir: str | None = None) -> None:
+        super().__init__(message)
+        self.run_dir = run_dir
+
+
+class RunFolderFailed(LeakLabError):
+    """The run folder could not be made or written: a full disk, a read-only ``--out``, an ``--out`` that is a file.
+
+    What the run gathered before is kept in ``run_dir`` (``<variant>.failed``), None when nothing could be.
     """
 
     def __init__(self, message: str, run_dir: str | None = None) -> None:

@@ -1,10 +1,25 @@
 """Run a built program under a memory cap and a time limit, and leave nothing behind.
 
 The program runs in a session (process group) of its own. Whatever happens (the run's end, the
-memory cap, the time limit, a crash, Ctrl-C, SIGTERM, SIGHUP) the whole group is killed before
-:func:`execute` returns, and what the probe wrote so far stays on disk. The probe holds the read end
-of a pipe from the harness: "stop" on it ends the run early (after the last profiles), and its end of
-file, when the harness dies however it dies, ends the program at once.
+memory cap, the time limit, a crash, Ctrl-C, SIGTERM, SIGHUP) it is killed with every process it
+started before :func:`execute` returns, and what the probe wrote so far stays on disk. The probe
+holds the read end of a pipe from the harness: "stop" on it ends the run early (after the last
+profiles), and its end of file, when the harness dies however it dies, ends the program at once.
+
+Its descendants are found wherever they went: leaklab is a child subreaper, so one that left the
+session (``setsid``) and lost its parent becomes leaklab's child instead of init's, and is known by a
+mark in its environment; those seen under the program while it ran are remembered too
+(:class:`leaklab.stopping.Descendants`). This needs no privilege and works in any container, which
+a cgroup (the other way to hold every descendant) does not: its hierarchy is often read-only there.
+All of them are frozen, then killed, then reaped.
+
+Memory: the cap is on the resident memory of the program and its descendants, read every 50 ms
+(at most ``interval_s``). Address space is not limited: a program may reserve terabytes it never
+touches (Go's own arenas, ``mmap``, AddressSanitizer's shadow). In case the machine runs out of
+memory before the cap is seen, the program and its descendants are the kernel's first choice
+(``oom_score_adj`` 1000), not leaklab or the user's other work.
+
+Its stdout and stderr are kept in bounded files (:mod:`leaklab.output`).
 """
 
 from __future__ import annotations
@@ -12,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import secrets
 import signal
 import subprocess
 import threading
@@ -19,10 +35,9 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-import psutil
-
 from .errors import Interrupted
-from .stopping import STOP_SIGNALS
+from .output import Output
+from .stopping import STOP_SIGNALS, Descendants, become_subreaper
 
 __all__ = ["DEFAULT_OUT", "Limits", "Outcome", "Tick", "execute"]
 
@@ -63,36 +78,50 @@ class Outcome:
     signum: int | None = None
     #: The harness asked the program to stop early (its verdict was certain).
     stopped_early: bool = False
+    #: Bytes dropped from the middle of the program's stdout and stderr (see :mod:`leaklab.output`).
+    output_dropped: dict[str, int] = dataclasses.field(default_factory=dict)
+    #: How many processes the program and its descendants counted at most, the program included.
+    peak_processes: int = 0
 
 
-def _tree_rss(proc: psutil.Process) -> int:
+#: The environment variable that marks the program's descendants (see :class:`~leaklab.stopping.Descendants`).
+RUN_MARK = "LEAKLAB_RUN_ID"
+
+
+def _rss(pids: Sequence[int]) -> int:
     total = 0
-    for p in [proc, *proc.children(recursive=True)]:
+    for pid in pids:
         try:
-            total += p.memory_info().rss
-        except psutil.Error:
-            pass
+            with open(f"/proc/{pid}/statm", "rb") as f:
+                total += int(f.read().split()[1]) * _PAGE
+        except (OSError, IndexError, ValueError):
+            pass  # ended meanwhile
     return total
 
 
-def _kill_group(popen: subprocess.Popen) -> None:
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _rank_first(pid: int) -> None:
+    """Make ``pid`` the OOM killer's first choice, should the machine run out of memory before the cap is seen.
+
+    Raising one's own or a child's ``oom_score_adj`` needs no privilege; its children inherit it.
+    """
     try:
-        os.killpg(popen.pid, signal.SIGKILL)
+        with open(f"/proc/{pid}/oom_score_adj", "w") as f:
+            f.write("1000")
+    except OSError:
+        pass  # it already ended, or no /proc: the RSS cap still holds
+
+
+def _end(popen: subprocess.Popen, family: Descendants) -> None:
+    """Kill the program and every descendant (frozen first, so none escapes), then reap it."""
+    family.kill()
+    try:
+        os.killpg(popen.pid, signal.SIGKILL)  # anything of its group born too late to be seen
     except ProcessLookupError:
         pass
     popen.wait()
-
-
-def _backstop(proc: psutil.Process, cap: int) -> None:
-    """An address-space limit far above the cap, in case the program outruns the sampler.
-
-    Set from outside (prlimit) rather than in a ``preexec_fn``, which is unsafe in a threaded parent.
-    """
-    limit = cap + 8 * 1024 * _MiB
-    try:
-        proc.rlimit(psutil.RLIMIT_AS, (limit, limit))
-    except psutil.Error:
-        pass  # it already ended: nothing to limit
 
 
 @contextlib.contextmanager
@@ -137,10 +166,17 @@ def execute(binary: Path, run_dir: Path, limits: Limits, *, env: dict[str, str] 
     :class:`Interrupted`; with ``return_interrupted`` the outcome is returned instead, marked
     ``interrupted``, for a caller that keeps what was gathered.
 
-    ``backstop=False`` leaves the address space unlimited, for programs that reserve terabytes they never
-    touch (AddressSanitizer's shadow memory); the RSS cap and the time limit still hold.
+    The program and every process it starts (see the module) have ended when this returns. Its
+    stdout and stderr are kept in ``run_dir/stdout.txt`` and ``stderr.txt``, bounded
+    (:mod:`leaklab.output`); an error writing them (a full disk) raises that :class:`OSError` once
+    the program has ended, unless a signal ended the run.
+
+    ``backstop=False`` leaves the program's OOM-killer ranking as it is (see the module); the RSS cap
+    and the time limit always hold.
     """
     run_dir, binary = run_dir.resolve(), binary.resolve()
+    become_subreaper()  # a descendant that loses its parent comes to us, not to init
+    mark = secrets.token_hex(8)
     control_r, control_w = os.pipe()
     probe_env = {
         "LEAKLAB_OUT": str(run_dir / "samples.jsonl"),
@@ -148,47 +184,60 @@ def execute(binary: Path, run_dir: Path, limits: Limits, *, env: dict[str, str] 
         "LEAKLAB_DURATION": str(limits.duration_s),
         "LEAKLAB_WARMUP": str(limits.warmup_s),
         "LEAKLAB_CONTROL_FD": str(control_r),
+        RUN_MARK: mark,
     }
     outcome = Outcome(returncode=None, wall_s=0.0, peak_rss_bytes=0)
     try:
-        with open(run_dir / "stdout.txt", "wb") as out, open(run_dir / "stderr.txt", "wb") as err, \
-                _signals_noted(outcome):
+        with _signals_noted(outcome), Output(run_dir / "stdout.txt", run_dir / "stderr.txt") as output:
             began = time.monotonic()
-            popen = subprocess.Popen([str(binary), *args], cwd=cwd or run_dir, stdin=subprocess.DEVNULL, stdout=out,
-                                     stderr=err, env={**os.environ, **(env or {}), **probe_env},
+            popen = subprocess.Popen([str(binary), *args], cwd=cwd or run_dir, stdin=subprocess.DEVNULL,
+                                     stdout=output.fds[0], stderr=output.fds[1],
+                                     env={**os.environ, **(env or {}), **probe_env},
                                      start_new_session=True, pass_fds=(control_r,))
+            output.started()
             os.close(control_r)
             control_r = -1
+            family = Descendants(popen.pid, (RUN_MARK, mark))
             try:
+                if backstop:
+                    _rank_first(popen.pid)
                 if on_start:
                     on_start(began)
-                _watch(popen, outcome, limits, on_tick, backstop, began, control_w)
+                _watch(popen, family, output, outcome, limits, on_tick, backstop, began, control_w)
             except KeyboardInterrupt:  # raised by a handler other than ours (e.g. a caller's own)
                 outcome.interrupted = True
             finally:
-                _kill_group(popen)
+                _end(popen, family)
             outcome.wall_s = time.monotonic() - began
             outcome.returncode = popen.returncode
+        outcome.output_dropped = output.dropped
     finally:
         for fd in (control_r, control_w):
             if fd >= 0:
                 os.close(fd)
     if outcome.interrupted and not return_interrupted:
         raise Interrupted(f"interrupted while running {binary.name}", outcome.signum or signal.SIGINT)
+    if output.error is not None and not outcome.interrupted:
+        raise output.error
     return outcome
 
 
-def _watch(popen: subprocess.Popen, outcome: Outcome, limits: Limits, on_tick: Tick | None, backstop: bool,
-           began: float, control: int) -> None:
-    """Poll the program until it ends, reaches the cap or the time limit, is signalled, or is asked to stop."""
-    proc = psutil.Process(popen.pid)
-    if backstop:
-        _backstop(proc, limits.mem_cap_bytes)
+def _watch(popen: subprocess.Popen, family: Descendants, output: Output, outcome: Outcome, limits: Limits,
+           on_tick: Tick | None, backstop: bool, began: float, control: int) -> None:
+    """Poll the program until it ends, reaches the cap or the time limit, is signalled, is asked to stop, or
+    its output can no longer be written (a full disk)."""
     deadline = limits.duration_s + limits.grace_s
-    while popen.poll() is None and not outcome.interrupted:
+    ranked = {popen.pid}
+    while popen.poll() is None and not outcome.interrupted and output.error is None:
         elapsed = time.monotonic() - began
-        rss = _tree_rss(proc)
+        pids = family.note()
+        if backstop:
+            for pid in set(pids) - ranked:
+                _rank_first(pid)
+                ranked.add(pid)
+        rss = _rss(pids)
         outcome.peak_rss_bytes = max(outcome.peak_rss_bytes, rss)
+        outcome.peak_processes = max(outcome.peak_processes, len(pids))
         if rss > limits.mem_cap_bytes:
             outcome.capped = True
             break

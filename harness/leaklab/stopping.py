@@ -11,16 +11,19 @@ it is being killed), then :func:`wait_ended` (a process is gone when it no longe
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import os
 import signal
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import psutil
 
 from .errors import Interrupted
 
-__all__ = ["STOP_SIGNALS", "kill_tree", "raising", "signum_of", "wait_ended"]
+__all__ = ["STOP_SIGNALS", "Descendants", "become_subreaper", "kill_all", "kill_tree", "raising", "signum_of",
+           "wait_ended"]
 
 #: The signals that end leaklab cleanly: Ctrl-C, `timeout`/`docker stop`/systemd, a closed terminal.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -95,10 +98,20 @@ def kill_tree(pid: int, *, also: Iterable[psutil.Process] = (), within: float = 
         root = psutil.Process(pid)
     except psutil.NoSuchProcess:
         root = None
+    also = list(also)
+    return kill_all(lambda: [p for p in (_tree(root) if root else []) + also if not (keep_root and p.pid == pid)],
+                    within=within)
+
+
+def kill_all(find: Callable[[], Iterable[psutil.Process]], *, within: float = 5.0) -> list[psutil.Process]:
+    """SIGKILL every process ``find()`` returns, calling it again until it finds none it has not stopped yet.
+
+    Return those still running after ``within`` s. Each is stopped (SIGSTOP) before any is killed, so
+    none forks a replacement, or hands a child over to a subreaper, while the others are being killed.
+    """
     frozen: dict[int, psutil.Process] = {}
     for _ in range(20):
-        found = (_tree(root) if root else []) + list(also)
-        new = [p for p in found if p.pid not in frozen and not (keep_root and p.pid == pid)]
+        new = [p for p in find() if p.pid not in frozen]
         if not new:
             break
         for p in new:
@@ -109,3 +122,104 @@ def kill_tree(pid: int, *, also: Iterable[psutil.Process] = (), within: float = 
         with contextlib.suppress(psutil.Error):
             p.kill()
     return wait_ended(frozen.values(), within)
+
+
+def become_subreaper() -> bool:
+    """Make this process a child subreaper (Linux 3.4+): an orphan among its descendants becomes its child.
+
+    A process whose parent died is normally handed to init, out of reach; a subreaper gets it instead,
+    however it detached (``setsid``, a double fork). Return whether the kernel agreed. It applies to
+    the whole process and lasts as long as it; reaping what comes to it is the caller's part
+    (see :class:`Descendants`).
+    """
+    global _subreaper
+    if _subreaper is None:
+        try:
+            _subreaper = ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+        except (OSError, AttributeError):  # no prctl: not Linux
+            _subreaper = False
+    return _subreaper
+
+
+_PR_SET_CHILD_SUBREAPER = 36
+_subreaper: bool | None = None
+
+
+def _scan() -> dict[int, tuple[int, int]]:
+    """Every process now: pid -> (parent pid, start time in clock ticks), from one pass over /proc."""
+    found = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat", "rb") as f:
+                    stat = f.read()
+            except OSError:
+                continue  # ended meanwhile
+            # the command name (field 2) may hold spaces and parentheses: count the fields after its last ')'
+            fields = stat[stat.rindex(b")") + 2:].split()
+            found[int(name)] = (int(fields[1]), int(fields[19]))
+    return found
+
+
+class Descendants:
+    """Every process a program started, wherever it went, until :meth:`kill` ends them all.
+
+    The program's descendants are those under it now, those seen under it before (a daemon whose
+    parent has exited), and, with this process a child subreaper (:func:`become_subreaper`), the
+    children of this process whose environment holds ``marker`` (``NAME=VALUE``, given to the
+    program alone): orphans of the program that came here. :meth:`note` (called while it runs)
+    remembers what it finds, so a descendant that detached and cleared its environment is still
+    known once it has been seen. A process is known by its pid and start time, so a pid reused by
+    another process is never mistaken for one of them.
+    """
+
+    def __init__(self, root: int, marker: tuple[str, str]) -> None:
+        self.root, self.marker, self.me = root, marker, os.getpid()
+        self.seen: dict[int, int] = {}  # pid -> start time
+        self._marks: dict[tuple[int, int], bool] = {}
+
+    def _marked(self, pid: int, start: int) -> bool:
+        if (pid, start) not in self._marks:
+            try:
+                environ = psutil.Process(pid).environ()
+            except psutil.Error:
+                return False  # a zombie shows no environment: it counts only if it was seen before
+            self._marks[(pid, start)] = environ.get(self.marker[0]) == self.marker[1]
+        return self._marks[(pid, start)]
+
+    def note(self) -> list[int]:
+        """The pids of the program and of its descendants running now (the program first), each remembered."""
+        procs = _scan()
+        children: dict[int, list[int]] = {}
+        for pid, (ppid, _) in procs.items():
+            children.setdefault(ppid, []).append(pid)
+        tops = [self.root] + [pid for pid in children.get(self.me, []) if pid != self.root and (
+            self.seen.get(pid) == procs[pid][1] or self._marked(pid, procs[pid][1]))]
+        tops += [pid for pid, start in self.seen.items() if procs.get(pid, (0, None))[1] == start]
+        found: dict[int, None] = {}
+        while tops:
+            pid = tops.pop(0)
+            if pid in procs and pid not in found:
+                found[pid] = None
+                tops += children.get(pid, [])
+        for pid in found:
+            self.seen[pid] = procs[pid][1]
+        return list(found)
+
+    def processes(self) -> list[psutil.Process]:
+        """:meth:`note`, as processes (those that ended meanwhile left out)."""
+        found = []
+        for pid in self.note():
+            with contextlib.suppress(psutil.Error):
+                found.append(psutil.Process(pid))
+        return found
+
+    def kill(self, within: float = 5.0) -> list[psutil.Process]:
+        """SIGKILL them all (frozen first), reap those that came here; return any still running after ``within`` s."""
+        alive = kill_all(self.processes, within=within)
+        procs = _scan()
+        for pid, start in self.seen.items():
+            if pid != self.root and procs.get(pid) == (self.me, start):  # the program itself: its Popen reaps it
+                with contextlib.suppress(OSError):
+                    os.waitpid(pid, os.WNOHANG)
+        return alive
