@@ -3,9 +3,10 @@
     .venv/bin/python scripts/calibrate.py families --repeats 20 > families.md
     .venv/bin/python scripts/calibrate.py corpus --repeats 5 --jobs 2 > corpus.md
     .venv/bin/python scripts/calibrate.py corpus --aside --repeats 5      # the held-out set, at the end
+    .venv/bin/python scripts/calibrate.py corpus --aside aside-2 --repeats 5  # the second one
 
 `families` runs every declared variant of every family (`leaklab run` defaults, diagnostics on);
-`corpus` runs tests/corpus/*/ (or tests/corpus/aside/*/) as `leaklab run --program` does, against each
+`corpus` runs tests/corpus/*/ (or a held-out set, tests/corpus/aside*/*/) as `leaklab run --program` does, against each
 program's truth.toml. Writes Markdown on stdout: the machine's conditions, per program the verdicts
 obtained and the time to the verdict, then a confusion matrix. Progress goes to stderr, and every
 result to --raw as JSON lines.
@@ -28,6 +29,7 @@ from collections import Counter
 from pathlib import Path
 
 from leaklab import Limits, ProgramFailed, families, run_family, run_program
+from leaklab.cli.options import FAMILY_DURATION_S, FAMILY_WARMUP_S, PROGRAM_DURATION_S, PROGRAM_WARMUP_S
 from leaklab.probe import read_samples
 from leaklab.toolchain import find_go
 
@@ -40,7 +42,7 @@ def _jobs(args: argparse.Namespace) -> list[tuple[str, str, dict]]:
     if args.what == "families":
         return [(f"{fam.name}/{v}", fam.expect[v].verdict, {"family": fam, "variant": v})
                 for fam in families() for v in fam.variants if fam.expect[v].verdict in ("leak", "flat")]
-    root = CORPUS / "aside" if args.aside else CORPUS
+    root = CORPUS / args.aside if args.aside else CORPUS
     return [(d.name, tomllib.loads((d / "truth.toml").read_text())["verdict"], {"program": d})
             for d in sorted(root.iterdir()) if (d / "truth.toml").is_file()]
 
@@ -72,7 +74,8 @@ def _quantiles(values: list[float]) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("what", choices=["families", "corpus"])
-    p.add_argument("--aside", action="store_true", help="the held-out corpus (tests/corpus/aside)")
+    p.add_argument("--aside", nargs="?", const="aside", choices=["aside", "aside-2"],
+                   help="a held-out set instead: tests/corpus/aside (the default) or tests/corpus/aside-2")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--jobs", type=int, default=1, help="programs run at once (default 1)")
     p.add_argument("--duration", type=float, help="maximum seconds per run (default: leaklab run's)")
@@ -82,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--raw", type=Path, help="append every result here as a JSON line")
     args = p.parse_args(argv)
     diagnose = args.diagnose if args.diagnose is not None else args.what == "families"
-    duration = args.duration or (Limits.duration_s if args.what == "families" else 30.0)
-    limits = Limits(duration_s=duration)
+    duration = args.duration or (FAMILY_DURATION_S if args.what == "families" else PROGRAM_DURATION_S)
+    limits = Limits(duration_s=duration, warmup_s=FAMILY_WARMUP_S if args.what == "families" else PROGRAM_WARMUP_S)
     go = find_go()
     jobs = [j for j in _jobs(args) if not args.only or j[0] in args.only]
     work = [(name, exp, how, i) for name, exp, how in jobs for i in range(args.repeats)]

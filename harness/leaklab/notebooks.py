@@ -34,7 +34,7 @@ def _limits(duration: float, interval: float, warmup: float) -> Limits:
     return Limits(duration_s=float(duration), interval_s=float(interval), warmup_s=float(warmup))
 
 
-def run_and_record(name: str, *, duration: float = 4.0, interval: float = 0.05, warmup: float = 1.0,
+def run_and_record(name: str, *, duration: float = 4.0, interval: float = 0.05, warmup: float = 0.5,
                out: str | Path = "runs") -> list[Result]:
     """Run a family's leaky and fixed variants and record what was measured in ``OUT/<family>/measured.json``."""
     results = run_family(name, limits=_limits(duration, interval, warmup), out=Path(out), profiles=True,
@@ -97,7 +97,7 @@ def load_results(out: str | Path, name: str) -> list[Result] | None:
     return [load_result(d) for d in dirs]
 
 
-def overview(*, duration: float = 4.0, interval: float = 0.05, warmup: float = 1.0,
+def overview(*, duration: float = 4.0, interval: float = 0.05, warmup: float = 0.5,
              out: str | Path = "runs") -> dict[str, list[Result]]:
     """Every family's results: reused from ``out`` when a family notebook already ran it, else run now."""
     by_family = {}

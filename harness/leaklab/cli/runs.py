@@ -16,7 +16,9 @@ from ..run import DEFAULT_OUT, Limits
 from .console import err, out
 from .options import (
     FAMILY_DURATION_S,
+    FAMILY_WARMUP_S,
     PROGRAM_DURATION_S,
+    PROGRAM_WARMUP_S,
     add_run_options,
     assignment,
     run_limits,
@@ -72,7 +74,7 @@ def _add_report(rep: argparse.ArgumentParser) -> None:
                      help="the longest each program runs; it stops once its verdict is certain (default %(default)s)")
     rep.add_argument("--interval", type=seconds, default=Limits.interval_s,
                      help="seconds between samples (default %(default)s)")
-    rep.add_argument("--warmup", type=seconds_or_zero, default=Limits.warmup_s,
+    rep.add_argument("--warmup", type=seconds_or_zero, default=FAMILY_WARMUP_S,
                      help="seconds not judged at the start (default %(default)s)")
     rep.add_argument("--timeout", type=seconds, default=300.0,
                      help="seconds a notebook cell may run before it counts as hung (default %(default)s)")
@@ -126,7 +128,8 @@ def _program_options(args: argparse.Namespace) -> dict:
 def _cmd_run(args: argparse.Namespace) -> int:
     if bool(args.family) == bool(args.program):
         raise BadParameter("name a family (see `leaklab list`) or give --program DIR, not both and not neither")
-    limits = run_limits(args, PROGRAM_DURATION_S if args.program else FAMILY_DURATION_S)
+    limits = run_limits(args, PROGRAM_DURATION_S if args.program else FAMILY_DURATION_S,
+                        PROGRAM_WARMUP_S if args.program else FAMILY_WARMUP_S)
     program = _program_options(args)
     fams = [] if args.program else families() if args.family == "all" else [get_family(args.family)]
     variants = ["leaky", "fixed"] if args.variant == "both" else [args.variant]
