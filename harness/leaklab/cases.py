@@ -1,6 +1,7 @@
 """The leak families of go-cases/ and what each one is expected to show.
 
-Each family folder ``go-cases/NN-name/`` holds a ``leaky`` and a ``fixed`` main package and an
+Each family folder ``go-cases/NN-name/`` holds a ``leaky`` and a ``fixed`` main package, the programs of the
+article's claims about it (``claims/<claim id>/{leaky,fixed}``), the programs of tool demos (``testdata/``) and an
 ``expect.toml`` that declares the family's facts: its signal, its work counter and rate, the trace each
 request's work leaves (``work_evidence``, what ``leaklab check`` asks of a fix), its place in the workshop
 (``workshop``: minutes and topic) and, per variant, the expected verdict and growth rate. The CLI, the
@@ -33,6 +34,9 @@ class Expectation:
     rate: tuple[float, float]
     #: Overrides by Go version, GODEBUG or go directive (``[[variants.X.when]]``); see :func:`expectation`.
     when: tuple[dict, ...] = ()
+    #: The variant's folder inside the family's, when it is not the variant's name (a claim's program:
+    #: ``claims/<claim id>/leaky``).
+    path: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,13 +70,16 @@ class Family:
         return list(self.expect)
 
     def package(self, variant: str) -> Path:
-        return self.dir / variant
+        """The folder of ``variant``'s main package: ``<family>/<variant>``, or the ``path`` expect.toml gives."""
+        declared = self.expect.get(variant)
+        return self.dir / (declared.path if declared and declared.path else variant)
 
 
 def _load(folder: Path) -> Family:
     spec = tomllib.loads((folder / "expect.toml").read_text())
     expect = {
-        variant: Expectation(verdict=v["verdict"], rate=tuple(v["rate"]), when=tuple(v.get("when", ())))
+        variant: Expectation(verdict=v["verdict"], rate=tuple(v["rate"]), when=tuple(v.get("when", ())),
+                             path=v.get("path", ""))
         for variant, v in spec["variants"].items()
     }
     evidence = WorkEvidence(**spec["work_evidence"]) if "work_evidence" in spec else None

@@ -27,7 +27,10 @@ from .runfolder import RunFolder
 from .toolchain import GoToolchain, parse_version
 from .verdict import judge_samples
 
-__all__ = ["Context", "always", "benchmark_expected", "judge_atexit", "judge_benchmark", "judge_defer_stop", "judge_keepalive", "judge_onesided", "judge_race", "judge_spin", "judge_timer", "judge_unhashable", "run_atexit", "run_benchmark", "run_classic_timer", "run_defer_stop", "run_keepalive", "run_onesided", "run_race", "run_spin", "run_unhashable", "timer_expected"]
+__all__ = ["Context", "always", "benchmark_expected", "judge_atexit", "judge_benchmark", "judge_defer_stop",
+           "judge_keepalive", "judge_onesided", "judge_race", "judge_spin", "judge_timer", "judge_unhashable",
+           "run_atexit", "run_benchmark", "run_classic_timer", "run_defer_stop", "run_keepalive", "run_onesided",
+           "run_race", "run_spin", "run_unhashable", "timer_expected"]
 
 _HEAP = SIGNALS["heap_bytes"]
 
@@ -89,8 +92,8 @@ def judge_unhashable(n: dict) -> tuple[str, str]:
 
 
 def run_race(ctx: Context) -> dict:
-    leaky, _ = _counters(ctx, "01-syncmap/race/leaky", "race")
-    fixed, _ = _counters(ctx, "01-syncmap/race/fixed", "race")
+    leaky, _ = _counters(ctx, "01-syncmap/claims/check-then-act/leaky", "race")
+    fixed, _ = _counters(ctx, "01-syncmap/claims/check-then-act/fixed", "race")
     return {"leaky": leaky, "fixed": fixed}
 
 
@@ -239,8 +242,8 @@ def _cpu_run(ctx: Context, package: str) -> tuple[float, dict, str]:
 
 
 def run_spin(ctx: Context) -> dict:
-    cpu_l, leaky, gor_l = _cpu_run(ctx, "03-goroutine/spin/leaky")
-    cpu_f, fixed, gor_f = _cpu_run(ctx, "03-goroutine/spin/fixed")
+    cpu_l, leaky, gor_l = _cpu_run(ctx, "03-goroutine/claims/closed-channel-worker/leaky")
+    cpu_f, fixed, gor_f = _cpu_run(ctx, "03-goroutine/claims/closed-channel-worker/fixed")
     return {"seconds": ctx.limits.duration_s, "cpu_s": {"leaky": cpu_l, "fixed": cpu_f}, "leaky": leaky,
             "fixed": fixed, "goroutines": {"leaky": gor_l, "fixed": gor_f}}
 
@@ -261,7 +264,8 @@ def judge_spin(n: dict) -> tuple[str, str]:
 # --- finalizer -----------------------------------------------------------------------------------------
 
 def run_onesided(ctx: Context) -> dict:
-    counters, result = _counters(ctx, "04-finalizer/onesided", "finalizer", signal=get_family("finalizer").signal)
+    counters, result = _counters(ctx, "04-finalizer/claims/finalizer-one-side/leaky", "finalizer",
+                                 signal=get_family("finalizer").signal)
     return {"heap_verdict": result.verdict, "rate_per_s": result.rate_per_s, **counters}
 
 
@@ -280,13 +284,14 @@ def run_atexit(ctx: Context, runs: int = 10) -> dict:
     limits = dataclasses.replace(ctx.limits, grace_s=min(ctx.limits.grace_s, 60))
     outputs, crashes = [], 0
     with tempfile.TemporaryDirectory(prefix="leaklab-claim-") as tmp:
-        binary = build(ctx.cases / "04-finalizer/atexit", Path(tmp) / "binary", ctx.go)
+        binary = build(ctx.cases / "04-finalizer/claims/finalizer-at-exit/leaky", Path(tmp) / "binary", ctx.go)
         for i in range(runs):
             run_dir = Path(tmp) / f"run-{i}"
             run_dir.mkdir()
             outcome = execute(binary, run_dir, limits)
             if outcome.timed_out or outcome.capped:
-                raise ClaimCheckFailed(f"go-cases/04-finalizer/atexit should end on its own in well under a second; "
+                raise ClaimCheckFailed("go-cases/04-finalizer/claims/finalizer-at-exit/leaky should end on its own in "
+                                       "well under a second; "
                                        f"run {i + 1} was stopped after {outcome.wall_s:.1f} s "
                                        f"(peak RSS {outcome.peak_rss_bytes / 2**20:.0f} MiB)")
             crashes += outcome.returncode != 0
@@ -310,8 +315,8 @@ def judge_atexit(n: dict) -> tuple[str, str]:
 # --- cgo -----------------------------------------------------------------------------------------------
 
 def run_keepalive(ctx: Context) -> dict:
-    leaky, _ = _counters(ctx, "05-cgo/keepalive/leaky", "keepalive")
-    fixed, _ = _counters(ctx, "05-cgo/keepalive/fixed", "keepalive")
+    leaky, _ = _counters(ctx, "05-cgo/claims/cgo-keepalive/leaky", "keepalive")
+    fixed, _ = _counters(ctx, "05-cgo/claims/cgo-keepalive/fixed", "keepalive")
     return {"leaky": leaky, "fixed": fixed}
 
 

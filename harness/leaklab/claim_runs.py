@@ -97,26 +97,27 @@ CLAIMS = [
           "go-cases/01-syncmap/example_test.go; a plain map with that key built by the Go compiler",
           run_unhashable, judge_unhashable, always("refuted")),
     Claim("check-then-act", "syncmap", "Without a conditional replace/delete, stale sync.Map entries pile up; "
-          "sync.Map lacks the operation to do it safely.", "go-cases/01-syncmap/race/{leaky,fixed} (expvar counters)",
-          run_race, judge_race, always("corrected")),
+          "sync.Map lacks the operation to do it safely.",
+          "go-cases/01-syncmap/claims/check-then-act/{leaky,fixed} (expvar counters)", run_race, judge_race, always("corrected")),
     Claim("syncmap-vs-rwmutex", "syncmap", "sync.Map wins when over 95% of operations are reads; map+RWMutex wins "
           "above about 20% writes.", "go-cases/bench/syncmap_test.go (`leaklab bench` for the full grid)",
           run_benchmark, judge_benchmark, benchmark_expected),
     Claim("defer-stop-panic", "timer", "A panic can skip `defer t.Stop()`, leaving the timer running.",
           "go-cases/02-timer/example_test.go", run_defer_stop, judge_defer_stop, always("refuted")),
     Claim("ticker-time-after", "timer", "A Ticker never stopped, or time.After in a loop, leaks its timer.",
-          "go-cases/02-timer/classic (`leaklab matrix timer`)", run_classic_timer, judge_timer, timer_expected),
+          "go-cases/02-timer/claims/ticker-time-after/leaky (`leaklab matrix timer`)", run_classic_timer, judge_timer,
+          timer_expected),
     Claim("closed-channel-worker", "goroutine", "A worker doing `task := <-taskCh` after the channel is closed "
-          "waits forever: a goroutine leak.", "go-cases/03-goroutine/spin/{leaky,fixed} (CPU from getrusage)",
-          run_spin, judge_spin, always("refuted")),
+          "waits forever: a goroutine leak.",
+          "go-cases/03-goroutine/claims/closed-channel-worker/{leaky,fixed} (CPU from getrusage)", run_spin, judge_spin, always("refuted")),
     Claim("finalizer-one-side", "finalizer", "Putting the finalizer on only one object of a cycle lets the "
-          "cycle be collected.", "go-cases/04-finalizer/onesided (`leaklab run finalizer --variant onesided`)",
-          run_onesided, judge_onesided, always("refuted")),
+          "cycle be collected.",
+          "go-cases/04-finalizer/claims/finalizer-one-side/leaky (`leaklab run finalizer --variant onesided`)", run_onesided, judge_onesided, always("refuted")),
     Claim("finalizer-at-exit", "finalizer", "Finalizers run when the program exits, so one that frees C memory "
-          "crashes after exit.", "go-cases/04-finalizer/atexit, run 10 times", run_atexit, judge_atexit,
-          always("refuted")),
+          "crashes after exit.", "go-cases/04-finalizer/claims/finalizer-at-exit/leaky, run 10 times", run_atexit,
+          judge_atexit, always("refuted")),
     Claim("cgo-keepalive", "cgo", "The cgo danger is pointers escaping; a finalizer freeing C memory is a safe "
-          "way to manage it.", "go-cases/05-cgo/keepalive/{leaky,fixed} (expvar counters)", run_keepalive,
+          "way to manage it.", "go-cases/05-cgo/claims/cgo-keepalive/{leaky,fixed} (expvar counters)", run_keepalive,
           judge_keepalive, always("corrected")),
 ]
 

@@ -149,7 +149,8 @@ def write_claims(findings: Sequence[Finding], path: Path | None = None, families
     Findings already saved there for other claims, or for other Go versions of a claim, are kept:
     ``leaklab claims ID --save`` updates one claim's row on the toolchains it measured. The JSON's
     ``findings`` hold each claim's main finding (the installed Go's, else the newest: what the labs
-    pages quote, see :func:`load_findings`), ``other_versions`` the other toolchains' findings. ``families`` (``{"results": [...], "checks": [...]}`` of :func:`leaklab.matrix.run_versions`
+    pages quote, see :func:`load_findings`), ``other_versions`` the other toolchains' findings. ``families``
+    (``{"results": [...], "checks": [...]}`` of :func:`leaklab.matrix.run_versions`
     and :func:`~leaklab.matrix.version_checks`) replaces the saved family-by-version table; without it
     the saved one is kept.
 

@@ -20,7 +20,8 @@ __all__ = ["Agenda", "Note", "Png", "VerdictTable", "agenda", "code_html", "fami
            "parse_start", "plan", "reading_figure", "results_by_family", "verdict_table"]
 
 #: The workshop's opening and closing (minutes, topic, what), around the families' own slots.
-_INTRO = (10, "intro", "How the lab measures: the probe, the live heap and the floor, the verdict; `leaklab run syncmap`")
+_INTRO = (10, "intro",
+          "How the lab measures: the probe, the live heap and the floor, the verdict; `leaklab run syncmap`")
 _WRAP_UP = (15, "wrap-up", "Detecting leaks in production; what the article gets wrong on modern Go")
 
 

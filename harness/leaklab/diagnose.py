@@ -189,12 +189,13 @@ def leak_profile_blind_spots(*, out: Path | None = None, seconds: float = 2.0,
     """Run the two goroutine leaks the leak profile cannot see, with profiles, and report both views.
 
     ``reachable`` (go-cases/03-goroutine/testdata/reachable) blocks senders on channels a global
-    registry still holds; ``spin`` (go-cases/03-goroutine/spin/leaky) loops on a closed channel.
+    registry still holds; ``spin`` (go-cases/03-goroutine/claims/closed-channel-worker/leaky) loops on a closed channel.
     Each entry has ``case``, the largest goroutine group (``group``, ``count``) and ``leak_profile_total``.
     """
     go = go or find_go()
     root = get_family("goroutine").package("leaky").parent
-    cases = (("reachable", root / "testdata" / "reachable"), ("spin", root / "spin" / "leaky"))
+    cases = (("reachable", root / "testdata" / "reachable"),
+             ("spin", root / "claims" / "closed-channel-worker" / "leaky"))
     with tempfile.TemporaryDirectory(prefix="leaklab-blind-") as tmp, \
             concurrent.futures.ThreadPoolExecutor(len(cases)) as pool:
         runs = list(pool.map(lambda case: measure(
