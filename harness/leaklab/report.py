@@ -1,6 +1,8 @@
 """Turn the executed notebooks into a static HTML report that opens from disk, without a server.
 
-``reports/index.html`` is the overview; each family gets ``reports/<family>.html``. Every page has a
+``reports/index.html`` is the overview; each family gets ``reports/<family>.html``, the example service
+``reports/service.html`` (notebooks/06-service.ipynb) and, with ``versions`` (``leaklab report --versions``),
+the families on several Go releases ``reports/versions.html`` (notebooks/versions.ipynb). Every page has a
 nav bar to all the others, hides the code (the reader wants the verdicts and the curves; the code is
 in ``notebooks/``), embeds its figures as data URIs and loads no script from the network. A footer
 says what produced the numbers (Go version, GODEBUG, GOEXPERIMENT, parameters, date). The overview's
@@ -16,16 +18,24 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import service
+from . import versions as versions_page
 from .cases import families
 from .errors import LeakLabError
 from .lab import Result, check_limits
-from .notebook_exec import execute_all
+from .notebook_exec import execute, execute_all, notebooks_dir
 from .notebooks import load_results
-from .records import OVERVIEW_RECORD, RECORD, check_records
 from .paths import resource
+from .records import OVERVIEW_RECORD, RECORD, check_records
 from .run import Limits
 
-__all__ = ["DEFAULT_REPORT", "READING_TAG", "Report", "build_report", "page_name", "reading_svg", "render"]
+__all__ = ["DEFAULT_REPORT", "READING_TAG", "VERSIONS_NOTEBOOK", "VERSIONS_TIMEOUT_S", "Report", "build_report",
+           "page_name", "reading_svg", "render"]
+
+#: The "Across Go versions" page: not an ``NN-`` notebook, so ``make lab`` leaves it out; ``--versions`` runs it.
+VERSIONS_NOTEBOOK = "versions.ipynb"
+#: Its one measuring cell runs every family on every release asked for (about a minute a release on 2 cores).
+VERSIONS_TIMEOUT_S = 1800.0
 
 DEFAULT_REPORT = Path("reports")
 #: Cells that only matter to papermill; the report drops them.
@@ -120,24 +130,36 @@ class Report:
     """What :func:`build_report` produced."""
 
     index: Path  #: ``report/index.html``
-    results: list[Result]  #: every family's leaky and fixed results, as the notebooks measured them
+    #: every family's leaky and fixed results, then the example service's runs, as the notebooks measured them
+    results: list[Result]
     problems: list[str]  #: how the records differ from ``expect.toml``, one sentence each (empty: as expected)
 
 
 def build_report(out: Path, report: Path = DEFAULT_REPORT, limits: Limits = Limits(duration_s=3.0), *,
-                 timeout: float = 300, jobs: int = 2, progress: Callable[[str], None] | None = None) -> Report:
+                 timeout: float = 300, jobs: int = 2, progress: Callable[[str], None] | None = None,
+                 versions: Sequence[str] = ()) -> Report:
     """Execute every notebook (run data in ``out``, executed copies in ``report/notebooks``) and render them.
 
-    ``limits`` (duration, interval, warm-up) are checked before any notebook starts; ``jobs`` family
-    notebooks run at a time (see :func:`leaklab.notebook_exec.execute_all`).
+    ``limits`` (duration, interval, warm-up) are checked before any notebook starts; ``jobs`` notebooks
+    run at a time (see :func:`leaklab.notebook_exec.execute_all`). With ``versions`` (Go releases, e.g.
+    ``["1.22", "1.27"]``), the "Across Go versions" page is measured on them too, after the others.
     """
     check_limits(limits)
     started = time.monotonic()
-    executed = execute_all(Path(out), Path(report) / "notebooks", duration=limits.duration_s,
-                           interval=limits.interval_s, warmup=limits.warmup_s, timeout=timeout, jobs=jobs,
-                           progress=progress)
-    index = render(executed, Path(report), Path(out))
+    out, report = Path(out), Path(report)
+    executed = execute_all(out, report / "notebooks", duration=limits.duration_s, interval=limits.interval_s,
+                           warmup=limits.warmup_s, timeout=timeout, jobs=jobs, progress=progress)
+    problems = check_records(out) + service.check(out)  # the families' records, then the example service's
+    if versions:
+        if progress:
+            progress(f"{VERSIONS_NOTEBOOK} on Go {', '.join(versions)}")
+        executed.append(execute(notebooks_dir() / VERSIONS_NOTEBOOK, report / "notebooks" / VERSIONS_NOTEBOOK,
+                                {"duration": limits.duration_s, "interval": limits.interval_s,
+                                 "warmup": limits.warmup_s, "out": str(out.resolve()), "releases": list(versions)},
+                                timeout=max(timeout, VERSIONS_TIMEOUT_S)))
+        problems += versions_page.problems(out)
+    index = render(executed, report, out)
     if progress:
         progress(f"report written in {time.monotonic() - started:.0f} s")
-    results = [r for f in families() for r in load_results(out, f.name) or []]
-    return Report(index=index, results=results, problems=check_records(out))
+    results = [r for f in families() for r in load_results(out, f.name) or []] + (service.load_results(out) or [])
+    return Report(index=index, results=results, problems=problems)

@@ -80,6 +80,9 @@ def _add_report(rep: argparse.ArgumentParser) -> None:
                      help="seconds a notebook cell may run before it counts as hung (default %(default)s)")
     rep.add_argument("--jobs", type=int, choices=range(1, 6), default=2, metavar="N",
                      help="family notebooks executed at once, 1 to 5 (default %(default)s)")
+    rep.add_argument("--versions", nargs="*", metavar="RELEASE",
+                     help="also the page 'Across Go versions': every family on these Go releases (default with no "
+                          "release: 1.22 1.24 1.26 1.27; fetched once and cached; about a minute a release)")
     rep.set_defaults(handler=_cmd_report)
 
 
@@ -182,6 +185,14 @@ def _expected(results: list, expect: str | None) -> int:
     return 1 if differ else 0
 
 
+def _versions(asked: list[str] | None) -> list[str]:
+    """``--versions`` not given: none; given alone: the matrix's releases; else the releases named."""
+    if asked is None:
+        return []
+    from ..matrix import DEFAULT_VERSIONS
+    return asked or list(DEFAULT_VERSIONS)
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from .. import report
     from ..lab import check_limits
@@ -191,7 +202,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     check_limits(limits)
     with err.status("executing notebooks") as status:
         made = report.build_report(args.out, args.report, limits, timeout=args.timeout, jobs=args.jobs,
-                                   progress=lambda msg: status.update(f"executing notebooks: {msg}"))
+                                   progress=lambda msg: status.update(f"executing notebooks: {msg}"),
+                                   versions=_versions(args.versions))
     out.print(verdict_block(made.results))
     for problem in made.problems:
         err.print(f"[yellow]differs from expect.toml:[/] {escape(problem)}", highlight=False)
