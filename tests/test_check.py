@@ -47,7 +47,7 @@ def test_every_family_has_a_hint_a_solution_and_a_cheat(name):
 
 def test_a_missing_folder_is_a_clear_error(tmp_path):
     with pytest.raises(BadParameter, match="not a folder"):
-        chk.check("timer", tmp_path / "nowhere")
+        chk.check_fix("timer", tmp_path / "nowhere")
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -106,7 +106,7 @@ def test_the_headline_is_the_strongest_leak_and_the_hint_fits_it():
 
 
 def _fake_runs(monkeypatch, tmp_path, verdict="leak"):
-    """check() on a made-up run: nothing is built, the result leaks (or not) on the heap."""
+    """check_fix() on a made-up run: nothing is built, the result leaks (or not) on the heap."""
     result = _result(verdict, work=get_family("timer").work_rate, run_dir=tmp_path)
     monkeypatch.setattr(chk, "measure", lambda *a, **k: result)
     monkeypatch.setattr(chk, "save_curve", lambda r, path, title: path)
@@ -116,18 +116,18 @@ def _fake_runs(monkeypatch, tmp_path, verdict="leak"):
 @pytest.mark.timeout(30)
 def test_the_second_hint_comes_on_the_second_failed_try(monkeypatch, tmp_path):
     _fake_runs(monkeypatch, tmp_path)
-    first = chk.check("timer", limits=LIMITS, out=tmp_path / "runs")
-    second = chk.check("timer", limits=LIMITS, out=tmp_path / "runs")
+    first = chk.check_fix("timer", limits=LIMITS, out=tmp_path / "runs")
+    second = chk.check_fix("timer", limits=LIMITS, out=tmp_path / "runs")
     assert first.hint == second.hint == chk.hints("timer")["hint"]
     assert not first.more and "second hint follows" in chk.format_report(first)
     assert second.more == chk.hints("timer")["more"] and (first.tries, second.tries) == (1, 2)
     assert f"another hint: {second.more}" in chk.format_report(second)
     # A run that no longer leaks starts the count again; another folder has a count of its own.
     _fake_runs(monkeypatch, tmp_path, "flat")
-    assert chk.check("timer", limits=LIMITS, out=tmp_path / "runs").tries == 0
+    assert chk.check_fix("timer", limits=LIMITS, out=tmp_path / "runs").tries == 0
     _fake_runs(monkeypatch, tmp_path)
-    assert not chk.check("timer", limits=LIMITS, out=tmp_path / "runs").more
-    assert not chk.check("timer", tmp_path, limits=LIMITS, out=tmp_path / "runs").more
+    assert not chk.check_fix("timer", limits=LIMITS, out=tmp_path / "runs").more
+    assert not chk.check_fix("timer", tmp_path, limits=LIMITS, out=tmp_path / "runs").more
 
 
 @pytest.mark.timeout(30)
@@ -186,7 +186,7 @@ def test_counting_requests_without_doing_their_work_is_not_a_fix(tmp_path):
 def test_the_cli_exit_status_says_fixed_or_not(leaklab, monkeypatch):
     for passed, status in ((True, 0), (False, 1)):
         report = chk.CheckReport(family="timer", path="p", passed=passed, status="x", headline="h", details=[])
-        monkeypatch.setattr(chk, "check", lambda *a, _r=report, **k: _r)
+        monkeypatch.setattr(chk, "check_fix", lambda *a, _r=report, **k: _r)
         code, out, _ = leaklab("check", "timer")
         assert code == status and ("PASS" if passed else "NOT YET") in out
 
@@ -204,7 +204,7 @@ def reports(tmp_path_factory, go):
 
     def run(key, family, path, reference=None):
         out = root / key.replace("/", "_")
-        return key, chk.check(family, path, limits=LIMITS, out=out, go=go, reference=reference)
+        return key, chk.check_fix(family, path, limits=LIMITS, out=out, go=go, reference=reference)
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         done = dict(pool.map(lambda n: run(f"starter/{n}", n, chk.starter(n)), NAMES))

@@ -1,7 +1,7 @@
 """Check a learner's fix of an exercise: is the leak gone, and does the program still do its work?
 
 ``labs/exercises/<family>/main.go`` is the family's leaky program with the place of the fix marked
-``// TODO(you)``. :func:`check` builds the learner's version, runs it like any lab program and
+``// TODO(you)``. :func:`check_fix` builds the learner's version, runs it like any lab program and
 answers with a :class:`CheckReport`. It passes only when
 
 * the family's signal is ``flat`` (``inconclusive`` does not pass), and no other signal a program can
@@ -41,7 +41,7 @@ from .run import Limits
 from .runfolder import RunFolder
 from .toolchain import GoToolchain
 
-__all__ = ["TRIES_FILE", "WORK_FRACTION", "CheckReport", "GoSource", "check",
+__all__ = ["TRIES_FILE", "WORK_FRACTION", "CheckReport", "GoSource", "check_fix",
            "copy_starter", "format_report", "hints", "leaking_signals", "reference_work_rate",
            "save_curve", "show", "starter", "validate", "work_evidence"]
 
@@ -279,7 +279,7 @@ def _judge(fam: Family, result: Result, limits: Limits, out: Path, go: GoToolcha
             [result.reason], reference)
 
 
-def check(family: str, path: Path | None = None, *, limits: Limits = Limits(), out: Path = Path("runs"),
+def check_fix(family: str, path: Path | None = None, *, limits: Limits = Limits(), out: Path = Path("runs"),
           go: GoToolchain | None = None, variant: str = "check", reference: float | None = None,
           progress=None, more: bool = False) -> CheckReport:
     """Build and run the learner's program for ``family`` (default: its starter) and judge the fix.

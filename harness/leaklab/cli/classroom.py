@@ -41,13 +41,13 @@ def _cmd_check(args: argparse.Namespace) -> int:
     The family, the folder and the limits are checked before anything is printed or built.
     """
     from .. import _json
-    from ..check import check, format_report, validate
+    from ..check import check_fix, format_report, validate
 
     limits = run_limits(args)
     fam, path = validate(args.family, args.path)
     where = args.path or f"the starter of {fam.name}"
     print(f"leaklab: building {where} and running it for {limits.duration_s:g} s...", file=sys.stderr)
-    report = check(fam.name, path, limits=limits, out=args.out, more=args.hint)
+    report = check_fix(fam.name, path, limits=limits, out=args.out, more=args.hint)
     print(_json.dumps({"results": [report.as_dict()]}, indent=2) if args.json else format_report(report))
     return 0 if report.passed else 1
 
