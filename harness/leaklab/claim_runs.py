@@ -98,7 +98,8 @@ CLAIMS = [
           run_unhashable, judge_unhashable, always("refuted")),
     Claim("check-then-act", "syncmap", "Without a conditional replace/delete, stale sync.Map entries pile up; "
           "sync.Map lacks the operation to do it safely.",
-          "go-cases/01-syncmap/claims/check-then-act/{leaky,fixed} (expvar counters)", run_race, judge_race, always("corrected")),
+          "go-cases/01-syncmap/claims/check-then-act/{leaky,fixed} (expvar counters)", run_race,
+          judge_race, always("corrected")),
     Claim("syncmap-vs-rwmutex", "syncmap", "sync.Map wins when over 95% of operations are reads; map+RWMutex wins "
           "above about 20% writes.", "go-cases/bench/syncmap_test.go (`leaklab bench` for the full grid)",
           run_benchmark, judge_benchmark, benchmark_expected),
@@ -109,10 +110,12 @@ CLAIMS = [
           timer_expected),
     Claim("closed-channel-worker", "goroutine", "A worker doing `task := <-taskCh` after the channel is closed "
           "waits forever: a goroutine leak.",
-          "go-cases/03-goroutine/claims/closed-channel-worker/{leaky,fixed} (CPU from getrusage)", run_spin, judge_spin, always("refuted")),
+          "go-cases/03-goroutine/claims/closed-channel-worker/{leaky,fixed} (CPU from getrusage)", run_spin,
+          judge_spin, always("refuted")),
     Claim("finalizer-one-side", "finalizer", "Putting the finalizer on only one object of a cycle lets the "
           "cycle be collected.",
-          "go-cases/04-finalizer/claims/finalizer-one-side/leaky (`leaklab run finalizer --variant onesided`)", run_onesided, judge_onesided, always("refuted")),
+          "go-cases/04-finalizer/claims/finalizer-one-side/leaky (`leaklab run finalizer --variant onesided`)",
+          run_onesided, judge_onesided, always("refuted")),
     Claim("finalizer-at-exit", "finalizer", "Finalizers run when the program exits, so one that frees C memory "
           "crashes after exit.", "go-cases/04-finalizer/claims/finalizer-at-exit/leaky, run 10 times", run_atexit,
           judge_atexit, always("refuted")),
