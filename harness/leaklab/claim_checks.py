@@ -230,11 +230,12 @@ def timer_expected(n: dict) -> str:
 def _cpu_run(ctx: Context, package: str) -> tuple[float, dict, str]:
     """Build and run a case; the CPU seconds it used, its last counters, its goroutine verdict."""
     with tempfile.TemporaryDirectory(prefix="leaklab-claim-") as tmp:
-        binary = build(ctx.cases / package, Path(tmp) / "binary", ctx.go)
+        folder = RunFolder(tmp)
+        binary = build(ctx.cases / package, folder.binary, ctx.go)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        execute(binary, Path(tmp), ctx.limits)
+        execute(binary, folder.path, ctx.limits)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        samples = read_samples(Path(tmp) / "samples.jsonl")
+        samples = read_samples(folder.samples)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     counters = {k.removeprefix("expvar."): float(v[-1]) for k, v in samples.columns.items() if k.startswith("expvar.")}
     verdict = judge_samples(samples, ctx.limits.warmup_s, ["goroutines"])["goroutines"].verdict
@@ -284,7 +285,7 @@ def run_atexit(ctx: Context, runs: int = 10) -> dict:
     limits = dataclasses.replace(ctx.limits, grace_s=min(ctx.limits.grace_s, 60))
     outputs, crashes = [], 0
     with tempfile.TemporaryDirectory(prefix="leaklab-claim-") as tmp:
-        binary = build(ctx.cases / "04-finalizer/claims/finalizer-at-exit/leaky", Path(tmp) / "binary", ctx.go)
+        binary = build(ctx.cases / "04-finalizer/claims/finalizer-at-exit/leaky", RunFolder(tmp).binary, ctx.go)
         for i in range(runs):
             run_dir = Path(tmp) / f"run-{i}"
             run_dir.mkdir()
@@ -295,7 +296,7 @@ def run_atexit(ctx: Context, runs: int = 10) -> dict:
                                        f"run {i + 1} was stopped after {outcome.wall_s:.1f} s "
                                        f"(peak RSS {outcome.peak_rss_bytes / 2**20:.0f} MiB)")
             crashes += outcome.returncode != 0
-            outputs.append((run_dir / "stdout.txt").read_text(errors="replace"))
+            outputs.append(RunFolder(run_dir).stdout.read_text(errors="replace"))
     ran = [out.count("finalizer ran") for out in outputs]
     after = sum(out.split("main returns", 1)[-1].count("finalizer ran") for out in outputs if "main returns" in out)
     return {"runs": runs, "queued": 100_000, "crashes": crashes, "ran": ran, "after_last_line": after}

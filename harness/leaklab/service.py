@@ -29,6 +29,7 @@ from .load import Load
 from .plot import COLOURS, save_png
 from .probe import SIGNALS, read_samples
 from .run import Limits
+from .runfolder import RunFolder
 
 __all__ = ["FAMILY", "RUNS", "SETTLE_S", "Run", "check", "figure", "load_results", "run_service", "spec", "table"]
 
@@ -91,7 +92,7 @@ def _per_request(result: Result) -> float | None:
 
 
 def _record(results: Sequence[Result], path: Path) -> None:
-    meta = json.loads((Path(results[0].run_dir) / "meta.json").read_text())
+    meta = json.loads(RunFolder(results[0].run_dir).meta.read_text())
     path.write_text(_json.dumps({
         "family": FAMILY, "go_version": results[0].go_version,
         "recorded": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -106,7 +107,7 @@ def _record(results: Sequence[Result], path: Path) -> None:
 def load_results(out: str | Path) -> list[Result] | None:
     """The page's runs as :func:`run_service` left them in ``out``, or None if one is missing."""
     dirs = [Path(out) / FAMILY / run.name for run in RUNS]
-    return [load_result(d) for d in dirs] if all((d / "result.json").is_file() for d in dirs) else None
+    return [load_result(d) for d in dirs] if all(RunFolder(d).result.is_file() for d in dirs) else None
 
 
 def check(out: str | Path) -> list[str]:
@@ -173,7 +174,7 @@ def table(results: Sequence[Result]) -> _Table:
 
 def _live_heap(result: Result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """At each collection: time, live heap (bytes) and requests answered so far (0 without load)."""
-    s = read_samples(Path(result.run_dir) / "samples.jsonl")
+    s = read_samples(RunFolder(result.run_dir).samples)
     new = np.r_[False, np.diff(s["gc_cycles"]) > 0]
     # The service counts the requests it answered (expvar), as the load driver does; the two agree.
     done = np.nan_to_num(s["expvar.requests"]) if "expvar.requests" in s.columns else np.zeros(len(s))

@@ -31,6 +31,7 @@ from .matrix import DEFAULT_VERSIONS, VersionRun, judged_curve, run_versions, ve
 from .plot import COLOURS, save_png
 from .probe import SIGNALS, read_samples
 from .run import Limits
+from .runfolder import RunFolder
 from .toolchain import GoToolchain, fetch_go
 
 __all__ = ["PAGE", "VersionsPage", "checks", "costs", "entry_bytes", "figure", "leak_profiles", "load", "measure",
@@ -98,7 +99,7 @@ def _experiments(rows: Sequence[VersionRun]) -> str:
     """The GOEXPERIMENT settings the runs were built with (the leak profile's on Go 1.26), as the footer says them."""
     seen = {}
     for r in rows:
-        meta = Path(r.run_dir) / "meta.json"
+        meta = RunFolder(r.run_dir).meta
         if r.run_dir and meta.is_file() and json.loads(meta.read_text()).get("goexperiment"):
             seen[f"{json.loads(meta.read_text())['goexperiment']} ({r.go_version})"] = True
     return ", ".join(seen)
@@ -208,7 +209,7 @@ def leak_profiles(page: VersionsPage) -> _Html:
 
 
 def _leak_profile_how(row: VersionRun) -> str:
-    meta = Path(row.run_dir) / "meta.json"
+    meta = RunFolder(row.run_dir).meta
     experiment = json.loads(meta.read_text()).get("goexperiment", "") if meta.is_file() else ""
     if not (row.leak_profile or {}).get("available"):
         return "-"
@@ -237,7 +238,7 @@ def plot(page: VersionsPage) -> Figure:
         signal = next(f.signal for f in families() if f.name == fam)
         sig = SIGNALS[signal]
         for r in (r for r in page.rows if r.family == fam and r.status == "measured"):
-            t, y = judged_curve(read_samples(Path(r.run_dir) / "samples.jsonl"), signal)
+            t, y = judged_curve(read_samples(RunFolder(r.run_dir).samples), signal)
             ax.plot(t, y / sig.scale, _STYLES[gos.index(r.go_version) % len(_STYLES)], lw=1.6,
                     color=COLOURS.get(r.instead_of or r.variant, "#555555"))
         ax.set_title(f"{fam}\n{_summary(page.rows, fam)}", fontsize=10, loc="left")
