@@ -16,7 +16,9 @@ LIMITS = Limits(duration_s=3.5, interval_s=0.05, warmup_s=1)
 @pytest.fixture(scope="module")
 def results(tmp_path_factory, go):
     out = tmp_path_factory.mktemp("lab")
-    return {(r.family, r.variant): r for f in families() for r in run_family(f, limits=LIMITS, out=out, go=go)}
+    # Side by side, as a notebook in a batch run has them: both ways at once must still be told apart.
+    return {(r.family, r.variant): r for f in families()
+            for r in run_family(f, limits=LIMITS, out=out, go=go, side_by_side=True)}
 
 
 @pytest.mark.slow
@@ -42,6 +44,14 @@ def test_a_run_folder_carries_its_provenance(results):
     assert meta["cgo_enabled"] == "1"
     assert {"godebug", "goexperiment", "parameters", "build_settings"} <= meta.keys()
     assert meta["parameters"]["duration_s"] == LIMITS.duration_s
+
+
+@pytest.mark.slow
+def test_variants_run_side_by_side_come_back_in_order_each_in_its_own_folder(results):
+    for f in families():
+        leaky, fixed = results[(f.name, "leaky")], results[(f.name, "fixed")]
+        assert Path(leaky.run_dir).name == "leaky" and Path(fixed.run_dir).name == "fixed"
+        assert leaky.run_dir != fixed.run_dir
 
 
 @pytest.mark.slow

@@ -1,6 +1,7 @@
 """The version matrix: toolchains fetched and cached, and every family's leaky and fixed variants judged on
-Go 1.22 and the installed Go ($LEAKLAB_TEST_GO: the releases besides the installed). One variant with and
-without a GODEBUG setting: tests/test_godebug.py."""
+each release of $LEAKLAB_TEST_GO (1.22 unless set; `make test` sets 1.22 and 1.27; the installed Go's
+families are judged by tests/test_lab.py). One variant with and without a GODEBUG setting:
+tests/test_godebug.py."""
 
 import json
 import math
@@ -84,14 +85,13 @@ def test_a_toolchain_older_than_the_lab_minimum_is_allowed_for_the_matrix():
 REGRESSION_GO = os.environ.get("LEAKLAB_TEST_GO", "1.22").split()
 
 
-def _releases(go):
-    return list(dict.fromkeys([*REGRESSION_GO, "%d.%d" % go.version_tuple]))
-
-
-@pytest.fixture(scope="module")
-def versions(tmp_path_factory, go):
-    out = tmp_path_factory.mktemp("versions")
-    return out, run_versions("all", _releases(go), limits=LIMITS, out=out)
+@pytest.fixture(scope="module", params=REGRESSION_GO)
+def versions(request, tmp_path_factory):
+    """Every family, leaky and fixed, on one release of $LEAKLAB_TEST_GO: (release, folder, rows). One
+    fixture per release, so that the releases run in different pytest-xdist workers; the installed Go's
+    families are judged by tests/test_lab.py and the executed notebooks."""
+    out = tmp_path_factory.mktemp(f"versions-{request.param}")
+    return request.param, out, run_versions("all", [request.param], limits=LIMITS, out=out)
 
 
 def _row(rows, family, variant, release):
@@ -101,12 +101,11 @@ def _row(rows, family, variant, release):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1200)  # the fixture: 5 families x 2 variants per release, each run up to 6 s plus its build
+@pytest.mark.timeout(1200)  # the fixture: 5 families x 2 variants on one release, each run up to 10 s plus its build
 @pytest.mark.parametrize("family", [f.name for f in families()])
-@pytest.mark.parametrize("release", REGRESSION_GO + ["installed"])
-def test_leaky_leaks_and_fixed_is_flat_on_every_go(versions, family, release, go):
-    release = "%d.%d" % go.version_tuple if release == "installed" else release
-    leaky, fixed = _row(versions[1], family, "leaky", release), _row(versions[1], family, "fixed", release)
+def test_leaky_leaks_and_fixed_is_flat_on_every_go(versions, family):
+    release, _, rows = versions
+    leaky, fixed = _row(rows, family, "leaky", release), _row(rows, family, "fixed", release)
     if leaky.verdict == "inconclusive" and "too few points" in leaky.note and toolchain.parse_version(
             leaky.go_version) < (1, 26):
         # Before Go 1.26's GC, collecting syncmap's growing heap costs 12 ms at 38 MiB, 30 ms at 64 MiB: the
@@ -115,7 +114,7 @@ def test_leaky_leaks_and_fixed_is_flat_on_every_go(versions, family, release, go
     assert (leaky.status, leaky.verdict) == ("measured", "leak"), leaky.note
     if fixed.status == "unsupported":  # AddCleanup before Go 1.24: the fix of that era runs instead
         assert fixed.expected == "unsupported" and "undefined: runtime.AddCleanup" in fixed.note
-        era = next(r for r in versions[1] if r.go == release and r.instead_of == "fixed" and r.family == family)
+        era = next(r for r in rows if r.go == release and r.instead_of == "fixed" and r.family == family)
         assert (era.variant, era.verdict) == ("handle", "flat"), era.note
     else:
         assert fixed.verdict == "flat", fixed.note
@@ -127,12 +126,13 @@ def test_leaky_leaks_and_fixed_is_flat_on_every_go(versions, family, release, go
 def test_versions_json_is_strict_and_reads_back(versions, tmp_path):
     def refuse(name):
         raise ValueError(f"{name} is not JSON")
-    doc = json.loads((versions[0] / "matrix-all.json").read_text(), parse_constant=refuse)
+    _, out, rows = versions
+    doc = json.loads((out / "matrix-all.json").read_text(), parse_constant=refuse)
     wanted = {"family", "variant", "go_version", "verdict", "rate_per_s", "rates", "as_expected"}
     assert wanted <= set(doc["results"][0])
-    _, back = load_versions(versions[0] / "matrix-all.json")
+    _, back = load_versions(out / "matrix-all.json")
     assert [(r.family, r.variant, r.go_version, r.verdict) for r in back] == \
-        [(r.family, r.variant, r.go_version, r.verdict) for r in versions[1]]
+        [(r.family, r.variant, r.go_version, r.verdict) for r in rows]
     assert versions_png(back, "finalizer", tmp_path / "f.png").stat().st_size > 10_000
 
 
@@ -189,8 +189,8 @@ def test_costs_per_request_and_the_leak_profile_per_version():
 
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
-def test_the_goroutine_leak_profile_finds_the_leak_from_go_1_26(versions):
-    for r in (r for r in versions[1] if (r.family, r.variant) == ("goroutine", "leaky")):
+def test_the_goroutine_leak_profile_is_there_from_go_1_26(versions):
+    for r in (r for r in versions[2] if (r.family, r.variant) == ("goroutine", "leaky")):
         has = toolchain.parse_version(r.go_version) >= (1, 26)
         assert r.leak_profile["available"] == has, r.go_version
         assert (r.leak_profile["total"] > 0) == has, r.leak_profile

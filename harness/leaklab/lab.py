@@ -9,6 +9,7 @@ spoils a good one: failed and interrupted runs are kept beside it as ``<variant>
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import datetime
 import json
@@ -301,8 +302,14 @@ def _capped(chosen: SignalVerdict, outcome: Outcome, limits: Limits) -> SignalVe
     return chosen
 
 
-def run_family(family: str | Family, variant: str = "both", **kwargs) -> list[Result]:
-    """Run one family's ``leaky`` and/or ``fixed`` variant and judge each on the family's signal."""
+def run_family(family: str | Family, variant: str = "both", *, side_by_side: bool = False,
+               **kwargs) -> list[Result]:
+    """Run one family's ``leaky`` and/or ``fixed`` variant and judge each on the family's signal.
+
+    ``side_by_side`` runs the variants at the same time (a batch run's shortcut: each program is mostly
+    waiting on its own ticker); their signals are handled by the main thread only, so an interrupted
+    side-by-side run ends at its time limit.
+    """
     fam = family if isinstance(family, Family) else get_family(family)
     variants = ["leaky", "fixed"] if variant == "both" else [variant]
     for v in variants:
@@ -311,8 +318,15 @@ def run_family(family: str | Family, variant: str = "both", **kwargs) -> list[Re
     limits = kwargs.pop("limits", Limits())
     if limits.settle_s is None:  # the lab's own programs: no warm-up ramp to wait out after the warm-up
         limits = dataclasses.replace(limits, settle_s=FAMILY_SETTLE_S)
-    return [measure(fam.package(v), fam.name, v, signal=fam.signal, expected=fam.expect[v].verdict,
-                    work=fam.work, limits=limits, **kwargs) for v in variants]
+
+    def one(v: str) -> Result:
+        return measure(fam.package(v), fam.name, v, signal=fam.signal, expected=fam.expect[v].verdict,
+                       work=fam.work, limits=limits, **kwargs)
+
+    if not side_by_side or len(variants) < 2:
+        return [one(v) for v in variants]
+    with concurrent.futures.ThreadPoolExecutor(len(variants)) as pool:
+        return list(pool.map(one, variants))
 
 
 def run_program(path: Path, **kwargs) -> Result:
