@@ -14,6 +14,7 @@ from PIL import Image
 
 from leaklab import report
 from leaklab.cases import families
+from leaklab.cli.options import FAMILY_WARMUP_S
 from leaklab.errors import BadParameter
 from leaklab.notebook_exec import notebook_paths
 from leaklab.plot import COLOURS
@@ -115,7 +116,7 @@ def test_leaklab_report_renders_prints_the_verdicts_and_the_path_last(executed_l
     status, text, err = leaklab("report", "--out", out, "--report", tmp_path / "site", "--duration", 3)
     assert status == 0, err
     kw = calls[0][1]
-    assert (kw["duration"], kw["interval"], kw["warmup"], kw["timeout"]) == (3.0, 0.05, 1.0, 300.0)
+    assert (kw["duration"], kw["interval"], kw["warmup"], kw["timeout"]) == (3.0, 0.05, FAMILY_WARMUP_S, 300.0)
     assert sorted(p.name for p in (tmp_path / "site").glob("*.html")) == sorted(PAGES)
     assert text.rstrip().splitlines()[-1] == f"report: {(tmp_path / 'site' / 'index.html').resolve()}"
     assert all(f"{f.name}/{v} " in text for f in families() for v in ("leaky", "fixed")), text
