@@ -190,7 +190,9 @@ func (p *leaklabProbe) loop(stop chan struct{}) {
 	interval := leaklabSeconds("LEAKLAB_INTERVAL", 0.05)
 	duration := leaklabSeconds("LEAKLAB_DURATION", 0)
 	warmup := leaklabSeconds("LEAKLAB_WARMUP", 1)
-	gcWait := leaklabSeconds("LEAKLAB_GC_WAIT", 0.1)
+	// With no collection for 50 ms (or 100 times the CPU the last one took),
+	// force one: a small heap then gives a live-heap point at most samples.
+	gcWait := leaklabSeconds("LEAKLAB_GC_WAIT", 0.05)
 	profiles := os.Getenv("LEAKLAB_PROFILE_DIR")
 
 	tick := time.NewTicker(interval)
