@@ -45,8 +45,12 @@ lint: setup
 	$(BIN)/ruff check
 	$(BIN)/mypy
 
+# The suite in $(TEST_JOBS) workers (pytest-xdist): tests that share a costly fixture (a module's runs, the
+# executed notebooks) run in the same worker, the dearest first (tests/conftest.py). Its programs mostly wait
+# on their own tickers: with 2 workers the 2 cores were half busy, hence 3. TEST_JOBS=0: one process.
+TEST_JOBS ?= 3
 test: lint
-	LEAKLAB_TEST_GO='$(TEST_GO)' $(BIN)/pytest
+	LEAKLAB_TEST_GO='$(TEST_GO)' $(BIN)/pytest -n $(TEST_JOBS) --dist loadgroup
 
 # The tests that run no Go program (under 30 s), after the lint.
 test-fast: lint

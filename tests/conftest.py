@@ -1,6 +1,8 @@
 import json
 import os
+import shutil
 import signal
+import tempfile
 import time
 from pathlib import Path
 
@@ -14,6 +16,15 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def pytest_configure(config):
+    """Signals as the tests need them; under pytest-xdist, the file the workers leave their groups in."""
+    _restore_signals()
+    if getattr(config.option, "numprocesses", None) and not os.environ.get("PYTEST_XDIST_WORKER"):
+        folder = tempfile.mkdtemp(prefix="leaklab-test-groups-")
+        config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+        os.environ[_GROUPS_ENV] = os.path.join(folder, "groups.json")
+
+
+def _restore_signals():
     """The signals the tests send reach the processes they start, however the suite itself was started.
 
     ``nohup`` leaves SIGHUP ignored, and a shell without job control leaves SIGINT ignored in what it
@@ -26,44 +37,87 @@ def pytest_configure(config):
             signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL)
 
 
-#: What the shared fixtures of a group cost, in seconds on the project's 2 cores (pytest --durations, 2026-12-01):
-#: with pytest-xdist, the dearest groups start first so that no worker is left with one at the end.
-GROUP_COST_S = {
-    "tests.test_claims::other_findings": 105, "tests.test_matrix::versions": 105, "executed_lab": 100,
-    "tests.test_claims::findings": 60, "tests.test_workshop::deck": 15, "tests.test_lab::results": 30,
-    "tests.test_check::reports": 25, "tests.test_diagnose::runs": 15, "tests.test_godebug::cells": 15,
+#: What a group's shared fixture, or a test on its own, costs in seconds on the project's 2 cores (pytest
+#: --durations, 2026-12-01): under pytest-xdist the dearest start first, so that no worker is left with one at
+#: the end while the other idles. Those not named here follow, in the order they were collected.
+COST_S = {
+    "tests.test_claims::other_findings": 105, "tests.test_matrix::versions": 100, "executed_lab": 100,
+    "tests.test_claims::findings": 60, "tests/test_exercises.py::test_every_solution_notebook_runs_and_ends_fixed": 31,
+    "tests.test_lab::results": 30, "tests.test_check::reports": 28, "tests.test_diagnose::runs": 13,
+    "tests.test_godebug::cells": 13, "tests/test_cli.py::test_programs_the_lab_has_never_seen[sawtooth-flat-None-20]": 12,
+    "tests.test_workshop::deck": 10,
 }
+
+#: What a group COST_S does not name is taken to cost: more than a test on its own.
+UNNAMED_GROUP_S = 20
+
+#: Where the workers leave the groups for the scheduler (the controller sets it; pytest_xdist_make_scheduler).
+_GROUPS_ENV = "LEAKLAB_TEST_GROUPS"
 
 
 def _group(item):
-    """The costly fixture an item shares with others (its group under pytest-xdist's loadgroup), or None.
+    """The costly fixture an item shares with others, or None.
 
-    Tests that share a session fixture (the executed notebooks) or a module one (a module's runs) run
-    in the same worker, so it is made once; every other test goes wherever a worker is free.
+    Under pytest-xdist (``-n 2 --dist loadgroup``, make test), the tests of a group run in one worker,
+    so that fixture is made once: the executed notebooks (a session fixture), a module's runs (a module
+    fixture). Every other test goes wherever a worker is free.
     """
     info = getattr(item, "_fixtureinfo", None)
     if info is None:
         return None
-    scopes = {name: defs[-1].scope for name, defs in info.name2fixturedefs.items() if defs}
     if "executed_lab" in item.fixturenames:
         return "executed_lab"
+    scopes = {name: defs[-1].scope for name, defs in info.name2fixturedefs.items() if defs}
     shared = [name for name in item.fixturenames if scopes.get(name) == "module"]
-    return f"{item.module.__name__}::{shared[0]}" if shared else None
+    if not shared:
+        return None
+    params = getattr(item, "callspec", None)
+    param = params.params.get(shared[0]) if params else None  # a fixture made once per parameter: a group each
+    return f"{item.module.__name__}::{shared[0]}" + (f"[{param}]" if param is not None else "")
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config, items):
-    """In a pytest-xdist worker, group the tests that share a costly fixture and start the dearest groups first."""
-    if not os.environ.get("PYTEST_XDIST_WORKER"):
+    """In a pytest-xdist worker: order the dearest groups first and tell the scheduler each test's group."""
+    path = os.environ.get(_GROUPS_ENV)
+    if not os.environ.get("PYTEST_XDIST_WORKER") or not path:
         return
-    groups = {}
-    for item in items:
-        group = _group(item)
-        if group:
-            item.add_marker(pytest.mark.xdist_group(group))
-        groups[id(item)] = group
+    groups = {item.nodeid: _group(item) for item in items}
     order = {item.nodeid: i for i, item in enumerate(items)}
-    items.sort(key=lambda item: (-GROUP_COST_S.get(groups[id(item)] or "", 0), order[item.nodeid]))
+    def cost(item):
+        group = groups[item.nodeid]
+        if group:  # a group not named in COST_S still shares a costly fixture: before the single tests
+            return COST_S.get(group, COST_S.get(group.partition("[")[0], UNNAMED_GROUP_S))
+        return COST_S.get(item.nodeid, 0)
+    items.sort(key=lambda item: (-cost(item), order[item.nodeid]))
+    # every worker collects the same tests: whichever writes last writes the same thing
+    tmp = f"{path}.{os.environ['PYTEST_XDIST_WORKER']}"
+    Path(tmp).write_text(json.dumps({i.nodeid: groups[i.nodeid] for i in items}))
+    os.replace(tmp, path)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadgroup`` with the groups of :func:`_group`.
+
+    xdist's own loadgroup reads ``@group`` suffixes it adds to node ids, which pytest 9 no longer lets
+    it change (a test's node id is read-only there): its groups are silently lost. This scheduler
+    reads the workers' groups instead, and keeps the order they collected in (dearest first).
+    """
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Grouped(LoadScopeScheduling):
+        groups = None
+
+        def _split_scope(self, nodeid):
+            if self.groups is None:
+                path = Path(os.environ[_GROUPS_ENV])
+                self.groups = json.loads(path.read_text()) if path.is_file() else {}
+            return self.groups.get(nodeid) or nodeid
+
+    config.option.loadscopereorder = False
+    return Grouped(config, log)
 
 
 @pytest.fixture(scope="session")
@@ -126,10 +180,17 @@ class Tagged:
 
 
 @pytest.fixture
-def tagged(tmp_path):
-    """A :class:`Tagged` environment; whatever still carries its tag when the test ends is killed."""
-    tags = Tagged(f"{os.getpid()}-{time.monotonic_ns()}", tmp_path / "tmp")
+def tagged():
+    """A :class:`Tagged` environment; whatever still carries its tag when the test ends is killed.
+
+    Its TMPDIR is a short folder of its own in /tmp, removed at the end: under the test's tmp_path (longer
+    still in a pytest-xdist worker) a kernel's IPC socket path would pass the 107 bytes a Unix socket's
+    name may have.
+    """
+    tmp = Path(tempfile.mkdtemp(prefix="ll-", dir="/tmp" if os.path.isdir("/tmp") else None))
+    tags = Tagged(f"{os.getpid()}-{time.monotonic_ns()}", tmp)
     yield tags
     from leaklab.stopping import kill_tree
     for proc in tags.processes():
         kill_tree(proc.pid)
+    shutil.rmtree(tmp, ignore_errors=True)

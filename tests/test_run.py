@@ -365,3 +365,44 @@ def test_an_out_that_is_a_file_is_one_line_and_exit_2(leaklab, tmp_path):
     status, _, err = leaklab("run", "--program", FIXTURES / "floods", "--out", tmp_path / "runs")
     assert status == 2, err
     assert "Not a directory" in (_one_message(err) or ""), err
+
+
+def test_leaklab_is_a_subreaper_only_while_it_watches_and_as_it_was_after():
+    from leaklab.stopping import _PR_GET_CHILD_SUBREAPER, _prctl, subreaper
+    before = _prctl(_PR_GET_CHILD_SUBREAPER)
+    with subreaper() as agreed:
+        assert agreed and _prctl(_PR_GET_CHILD_SUBREAPER) == 1
+        with subreaper():  # runs that overlap (threads): the first to end does not end it for the other
+            pass
+        assert _prctl(_PR_GET_CHILD_SUBREAPER) == 1
+    assert _prctl(_PR_GET_CHILD_SUBREAPER) == before
+
+
+@pytest.mark.slow
+def test_a_signal_ends_runs_watched_by_other_threads_within_signals_end_runs(go, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from leaklab.build import build
+    from leaklab.run import execute, signals_end_runs
+    binary = build(FIXTURES / "heap_leak", tmp_path / "bin", go)
+    folders = [tmp_path / name for name in ("a", "b")]
+    for folder in folders:
+        folder.mkdir()
+    long = dataclasses.replace(QUICK, duration_s=60)
+
+    def sampling():  # both programs are running: then the signal
+        deadline = time.monotonic() + 30
+        while not all((f / "samples.jsonl").is_file() and (f / "samples.jsonl").read_text() for f in folders):
+            assert time.monotonic() < deadline, "the programs never started"
+            time.sleep(0.02)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    began = time.monotonic()
+    with signals_end_runs(), ThreadPoolExecutor(3) as pool:
+        sender = pool.submit(sampling)
+        runs = [pool.submit(execute, binary, f, long, return_interrupted=True) for f in folders]
+        outcomes = [r.result(timeout=60) for r in runs]
+        sender.result()
+    assert all(o.interrupted and o.signum == signal.SIGTERM for o in outcomes)
+    assert time.monotonic() - began < 30, "the runs went on to their time limit"
+    assert not _left_behind(tmp_path)

