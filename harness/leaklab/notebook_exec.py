@@ -85,6 +85,8 @@ def execute_all(out: Path, executed: Path, *, duration: float = 3.0, interval: f
     paths = notebook_paths(folder)
     family_nbs = [p for p in paths if not p.name.startswith("00-")]
     check_kernel()
-    execute_in_workers([(nb, executed / nb.name) for nb in family_nbs], params, timeout, jobs, progress)
+    # The last pages run the most programs (the example service: three): started first, they do not end
+    # the report alone.
+    execute_in_workers([(nb, executed / nb.name) for nb in reversed(family_nbs)], params, timeout, jobs, progress)
     execute_in_workers([(nb, executed / nb.name) for nb in paths[len(family_nbs):]], params, timeout, 1, progress)
     return [executed / p.name for p in paths]
