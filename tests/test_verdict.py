@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from leaklab.probe import SIGNALS, Samples
-from leaklab.verdict import judge, judge_samples, overall
+from leaklab.verdict import explain, judge, judge_samples, overall
 
 from .series import heap_samples
 
@@ -99,6 +99,18 @@ def test_overall_names_the_signal_that_grows():
     assert overall(verdicts).verdict == "leak"
     cols["goroutines"] = np.full_like(t, 4)
     assert overall(judge_samples(Samples(cols, {}, True), warmup_s=1)).verdict == "flat"
+
+
+def test_when_all_is_flat_the_signal_that_grew_and_levelled_tells_the_story():
+    # A 64 MiB mapping written in the first 4 s of 30, RSS with it; the Go heap and goroutines never move.
+    long_t = np.arange(0, 30, 0.05)
+    outside = 3 * MiB + np.minimum(long_t, 4) * 16 * MiB
+    cols = {"t": long_t, "heap_bytes": np.full_like(long_t, 10 * MiB), "goroutines": np.full_like(long_t, 4),
+            "outside_go_bytes": outside, "rss_bytes": outside + 10 * MiB}
+    seen = judge_samples(Samples(cols, {}, True), warmup_s=1)
+    chosen = explain(overall(seen), seen)
+    assert (chosen.verdict, chosen.signal) == ("flat", "outside_go_bytes"), chosen.reason
+    assert "then levelled" in chosen.reason and "touching memory the runtime had already mapped" not in chosen.reason
 
 
 def test_memory_kept_per_request_is_a_leak_below_the_per_second_threshold():
