@@ -38,7 +38,7 @@ from leaklab.toolchain import GoToolchain
 
 from .conftest import FIXTURES
 
-LIMITS = Limits(duration_s=3, interval_s=0.05, warmup_s=1)
+LIMITS = Limits(duration_s=10, interval_s=0.05, warmup_s=1)  # a maximum: runs stop once certain
 CASES = Path(__file__).resolve().parent.parent / "go-cases"
 
 

@@ -10,7 +10,7 @@ from leaklab import Limits, families, load_result, run_family, run_program
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
-LIMITS = Limits(duration_s=3.5, interval_s=0.05, warmup_s=1)
+LIMITS = Limits(duration_s=10, interval_s=0.05, warmup_s=1)  # a maximum: runs stop once certain
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from .conftest import FIXTURES
 def syncmap_run(tmp_path_factory, go):
     out = tmp_path_factory.mktemp("probe")
     fam = get_family("syncmap")
-    measure(fam.package("leaky"), "syncmap", "leaky", limits=Limits(duration_s=2.5, interval_s=0.05), out=out,
+    measure(fam.package("leaky"), "syncmap", "leaky", limits=Limits(duration_s=2.5, interval_s=0.05, sequential=False), out=out,
             signal="heap_bytes", go=go, profiles=True, work="requests")
     return out / "syncmap" / "leaky"
 
