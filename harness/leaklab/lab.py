@@ -67,6 +67,8 @@ class Result:
     decided_after_s: float | None = None
     #: Why the run ended: "decided", "max duration", "memory cap".
     stopped: str = "max duration"
+    #: Program time the judged window starts at: the warm-up (counted from the first answer under load).
+    warmup_s: float | None = None
     expected: str | None = None
     work_rate_per_s: float | None = None
     signals: dict = dataclasses.field(default_factory=dict)
@@ -270,6 +272,7 @@ def _judged(label: str, watch: Watch, samples: Samples, outcome: Outcome, limits
                   go_version=go.version, capped=outcome.capped, run_dir=str(final.resolve()),
                   decided_after_s=round(judged.t, 3) if watch.decision else None,
                   stopped="memory cap" if outcome.capped else "decided" if watch.decision else "max duration",
+                  warmup_s=round(watch.warmup_s, 3),
                   expected=expected, work_rate_per_s=loaded["answered_per_s"] if loaded else work_rate(samples, work),
                   signals={n: v.as_dict() for n, v in seen.items()}, load=loaded,
                   **(diagnosis_fields(run_dir, go.goroot, _heap_leak_rate(seen)) if diagnose else {}))
@@ -306,10 +309,8 @@ def run_family(family: str | Family, variant: str = "both", *, side_by_side: boo
                **kwargs) -> list[Result]:
     """Run one family's ``leaky`` and/or ``fixed`` variant and judge each on the family's signal.
 
-    ``side_by_side`` runs the variants at the same time (a batch run's shortcut: each program is mostly
-    waiting on its own ticker); their signals are handled by the main thread only, so an interrupted
-    side-by-side run ends at its time limit.
-    """
+    ``side_by_side`` runs them at once (for batch runs: each program mostly waits on its ticker); only the
+    main thread sees signals, so an interrupted side-by-side run ends at its time limit."""
     fam = family if isinstance(family, Family) else get_family(family)
     variants = ["leaky", "fixed"] if variant == "both" else [variant]
     for v in variants:

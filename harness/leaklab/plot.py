@@ -91,7 +91,10 @@ def _warmup(ax: Axes, result: Result, label: bool = True) -> None:
 
 
 def warmup_s(result: Result) -> float:
-    """The warm-up of ``result``'s run (not judged), from its meta.json; 0 when unknown."""
+    """The warm-up of ``result``'s run (not judged); from its meta.json for runs saved before results
+    carried it; 0 when unknown."""
+    if result.warmup_s is not None:
+        return result.warmup_s
     return float(RunFolder(result.run_dir).read_meta().get("parameters", {}).get("warmup_s", 0.0))
 
 
