@@ -166,8 +166,8 @@ func (p *leaklabProbe) collect(now time.Time, wait time.Duration) {
 		return
 	}
 	// A heap that grows makes each collection dearer than the last: keep the
-	// total under 1% of a core too.
-	if p.forcedS > 0.01*now.Sub(p.start).Seconds() {
+	// total under 1% of a core, counting the next one at twice the last.
+	if p.forcedS+2*p.cost.Seconds() > 0.01*now.Sub(p.start).Seconds() {
 		return
 	}
 	// The cost is the CPU time the collection took (wall time on a busy
