@@ -10,6 +10,7 @@ band under load). :func:`table` and :func:`figure` show them, per second and per
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import datetime
 import html
@@ -78,10 +79,15 @@ def run_service(*, duration: float = 10.0, interval: float = 0.05, warmup: float
     doc = spec()
     limits = Limits(duration_s=float(duration), interval_s=float(interval), warmup_s=float(warmup), settle_s=SETTLE_S)
     load = Load(tuple(doc["load"]["urls"]), int(doc["load"]["rate"]))
-    results = [measure(_folder() / run.variant, FAMILY, run.name, limits=limits, out=Path(out), signal=doc["signal"],
+
+    def one(run: Run) -> Result:
+        return measure(_folder() / run.variant, FAMILY, run.name, limits=limits, out=Path(out), signal=doc["signal"],
                        profiles=True, expected=_expected(run, doc), work="requests", args=doc["args"],
                        cwd=_folder() / run.variant, load=load if run.loaded else None)
-               for run in RUNS]
+
+    # Each run has a port of its own ({port}): side by side, as a family's variants in a batch run.
+    with concurrent.futures.ThreadPoolExecutor(len(RUNS)) as pool:
+        results = list(pool.map(one, RUNS))
     _record(results, Path(out) / FAMILY / _RECORD)
     return results
 
