@@ -210,20 +210,6 @@ def test_vet_flags_the_lost_cancel_demo_but_not_the_timer_case(go):
     assert vet(get_family("timer").package("leaky"), go=go) == []  # vet cannot see an unstopped AfterFunc
 
 
-@pytest.mark.slow
-def test_checks_begun_before_the_runs_are_found_done_and_not_run_again(go):
-    from types import SimpleNamespace
-
-    from leaklab import diagnose
-    timer = [SimpleNamespace(family="timer", variant=v) for v in ("leaky", "fixed")]
-    diagnose.start_checks("timer", go=go)
-    begun = diagnose.family_checks(timer, go=go)
-    assert "timer" not in diagnose._started  # taken, so the next report measures afresh
-    assert [(f["check"], f["variant"]) for f in begun] == \
-        [(f["check"], f["variant"]) for f in diagnose.family_checks(timer, go=go)]
-    assert {f["check"] for f in begun} == {"go vet", "go vet (lostcancel)"}
-
-
 # -- parsers, on text written here -----------------------------------------------------------------
 
 DUMP = """goroutine 7 [chan send, 2 minutes]:

@@ -18,7 +18,7 @@ from leaklab.run import Limits
 
 SOLUTION_GO = Path(__file__).parent / "fixtures" / "solutions"
 NOTEBOOKS = sorted(exercises.solutions_dir().glob("*.ipynb"))
-LIMITS = Limits(duration_s=10.0, warmup_s=1.0, interval_s=0.05)  # runs stop once certain
+LIMITS = Limits(duration_s=20.0, warmup_s=1.0, interval_s=0.05)  # a maximum: runs stop once certain
 
 
 def _tags(cell):

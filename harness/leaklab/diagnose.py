@@ -42,7 +42,7 @@ __all__ = [
     "FAMILY_CHECKS", "LEAK_PROFILE_MISSES", "Diagnosis", "DiagnosisMissing", "Frame",
     "asan_leaks", "c_allocations", "cgocheck_demo", "check_finalizers", "diagnose", "diagnosis_fields",
     "family_checks", "goleak_test", "goroutine_groups", "heap_growth", "leak_profile",
-    "leak_profile_blind_spots", "leak_profile_env", "leak_profile_supported", "report", "start_checks", "vet",
+    "leak_profile_blind_spots", "leak_profile_env", "leak_profile_supported", "report", "vet",
 ]
 
 _HEAP, _C = SIGNALS["heap_bytes"], SIGNALS["outside_go_bytes"]
@@ -251,11 +251,11 @@ def _blind_spots(fam: Family, results, go: GoToolchain) -> list[dict]:
 
 def _checkfinalizers(fam: Family, results, go: GoToolchain) -> list[dict]:
     out = []
-    for variant in ("leaky", "fixed"):
-        c = check_finalizers(fam.package(variant), seconds=1.0, go=go)
+    for r in results:
+        c = check_finalizers(fam.package(r.variant), seconds=1.0, go=go)
         text = ("; ".join(f"{i['site']} can reach its own object (x{i['count']})" for i in c["issues"])
                 or "no issue") + ("; the runtime stopped the program" if c["crashed"] else "")
-        out.append(_finding("GODEBUG=checkfinalizers=1", variant, c["crashed"] or bool(c["issues"]), text))
+        out.append(_finding("GODEBUG=checkfinalizers=1", r.variant, c["crashed"] or bool(c["issues"]), text))
     return out
 
 
@@ -302,44 +302,18 @@ FAMILY_CHECKS = {
 }
 
 
-#: The checks that read the runs' own samples; the others need only the family's source.
-_FROM_RUNS = {_finalizer_counts}
-_started: dict[str, concurrent.futures.Future] = {}
-
-
-def start_checks(family: str, *, go: GoToolchain | None = None) -> None:
-    """Begin Go's checks of ``family`` in the background (they build and run programs for seconds), so
-    that :func:`family_checks` after the runs finds them done."""
-    fam, go = get_family(family), go or find_go()
-    runner = concurrent.futures.ThreadPoolExecutor(1)
-    _started[fam.name] = runner.submit(_checks, fam, None, go, [c for c in _all_checks(fam) if c not in _FROM_RUNS])
-    runner.shutdown(wait=False)
-
-
-def _all_checks(fam: Family) -> list:
-    return [_vet_both, *FAMILY_CHECKS.get(fam.name, ())]
-
-
-def _checks(fam: Family, results, go: GoToolchain, checks: list) -> list[dict]:
-    # Each check builds or runs programs of its own, for a second or two: side by side, not one by one.
-    with concurrent.futures.ThreadPoolExecutor(max(1, len(checks))) as pool:
-        found = list(pool.map(lambda check: check(fam, results, go), checks))
-    return [f for findings in found for f in findings]
-
-
 def family_checks(results, *, go: GoToolchain | None = None) -> list[dict]:
     """The static and runtime checks Go offers for the family of ``results`` (its leaky and fixed runs).
 
     Each finding has ``check``, ``variant``, ``flagged`` (the check points at a problem) and ``finding``.
-    Checks begun by :func:`start_checks` are not run again.
     """
     go = go or find_go()
     fam = get_family(results[0].family)
-    started = _started.pop(fam.name, None)
-    if started is None:
-        return _checks(fam, results, go, _all_checks(fam))
-    rest = _checks(fam, results, go, [c for c in _all_checks(fam) if c in _FROM_RUNS])
-    return started.result() + rest
+    checks = (_vet_both, *FAMILY_CHECKS.get(fam.name, ()))
+    # Each check builds or runs programs of its own, for a second or two: side by side, not one by one.
+    with concurrent.futures.ThreadPoolExecutor(len(checks)) as pool:
+        found = list(pool.map(lambda check: check(fam, results, go), checks))
+    return [f for findings in found for f in findings]
 
 
 def report(results, *, checks: bool = True, go: GoToolchain | None = None) -> DiagnosisReport:

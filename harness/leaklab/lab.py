@@ -9,7 +9,6 @@ spoils a good one: failed and interrupted runs are kept beside it as ``<variant>
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import datetime
 import json
@@ -18,6 +17,7 @@ import os
 import platform
 import shutil
 import signal as signal_module
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -35,10 +35,9 @@ from .runfolder import RunFolder, clean_stale_partials, partial_folder
 from .testloop import ITERATIONS, build_test, run_arguments
 from .toolchain import GoToolchain, find_go
 from .verdict import SignalVerdict, explain, judge_samples
-from .watch import Live, LiveView, Progress, Watch, failure, work_rate
+from .watch import Live, LiveView, Progress, Watch, cancelled, failure, side_by_side_runs, work_rate
 
-#: How long a family's growth must persist before an early verdict. Its programs reach their steady state
-#: within the warm-up; an unknown program gets a third of its window (see sequential.settle_for).
+#: How long a family's growth must persist before an early verdict (others: sequential.settle_for).
 FAMILY_SETTLE_S = 1.0
 
 __all__ = ["DEFAULT_OUT", "LiveView", "Result", "run_family", "run_program", "measure", "load_result"]
@@ -140,7 +139,8 @@ def measure(package: Path, family: str, variant: str, *, limits: Limits = Limits
             profiles: bool = False, progress: Progress | None = None, live: Live | None = None,
             expected: str | None = None,
             work: str = "", go_directive: str | None = None, args: Sequence[str] = (), cwd: Path | None = None,
-            program_env: dict[str, str] | None = None, load: Load | None = None, test: str | None = None) -> Result:
+            program_env: dict[str, str] | None = None, load: Load | None = None, test: str | None = None,
+            cancel: threading.Event | None = None) -> Result:
     """Build, run and judge the main package in ``package``; keep it all in ``OUT/<family>/<variant>``.
 
     ``signal`` is the curve the verdict reads (``None``: every signal a program can leak through).
@@ -174,7 +174,7 @@ def measure(package: Path, family: str, variant: str, *, limits: Limits = Limits
         try:
             outcome = execute(binary, run_dir, limits, env={**env, **program_env}, return_interrupted=True,
                               args=args, cwd=cwd, on_start=loading.start if loading else None,
-                              on_tick=lambda el, rss: watch.tick(el, rss, progress, label, live))
+                              on_tick=lambda el, rss: watch.tick(el, rss, progress, label, live) or cancelled(cancel))
         finally:
             if loading:
                 loading.close()
@@ -182,6 +182,8 @@ def measure(package: Path, family: str, variant: str, *, limits: Limits = Limits
         samples = watch.final()
         problem = failure(outcome, run_dir, len(samples), limits, samples.ended,
                           float(samples.t[-1]) if len(samples) else 0.0, watch)
+        if cancelled(cancel):  # the main thread was interrupted: so is this run (only it sees signals)
+            outcome.interrupted, outcome.signum = True, outcome.signum or signal_module.SIGINT
         if problem or outcome.interrupted:
             _give_up(run_dir, final, label, problem, outcome)
         result = _judged(label, watch, samples, outcome, limits, work, loading, go, run_dir, final,
@@ -309,8 +311,7 @@ def run_family(family: str | Family, variant: str = "both", *, side_by_side: boo
                **kwargs) -> list[Result]:
     """Run one family's ``leaky`` and/or ``fixed`` variant and judge each on the family's signal.
 
-    ``side_by_side`` runs them at once (for batch runs: each program mostly waits on its ticker); only the
-    main thread sees signals, so an interrupted side-by-side run ends at its time limit."""
+    ``side_by_side`` runs them at once (for batch runs: each program mostly waits on its ticker)."""
     fam = family if isinstance(family, Family) else get_family(family)
     variants = ["leaky", "fixed"] if variant == "both" else [variant]
     for v in variants:
@@ -320,14 +321,13 @@ def run_family(family: str | Family, variant: str = "both", *, side_by_side: boo
     if limits.settle_s is None:  # the lab's own programs: no warm-up ramp to wait out after the warm-up
         limits = dataclasses.replace(limits, settle_s=FAMILY_SETTLE_S)
 
-    def one(v: str) -> Result:
+    def one(v: str, cancel: threading.Event | None = None) -> Result:
         return measure(fam.package(v), fam.name, v, signal=fam.signal, expected=fam.expect[v].verdict,
-                       work=fam.work, limits=limits, **kwargs)
+                       work=fam.work, limits=limits, cancel=cancel, **kwargs)
 
     if not side_by_side or len(variants) < 2:
         return [one(v) for v in variants]
-    with concurrent.futures.ThreadPoolExecutor(len(variants)) as pool:
-        return list(pool.map(one, variants))
+    return side_by_side_runs(one, variants)
 
 
 def run_program(path: Path, **kwargs) -> Result:

@@ -38,9 +38,6 @@ def run_and_record(name: str, *, duration: float = 4.0, interval: float = 0.05, 
                out: str | Path = "runs") -> list[Result]:
     """Run a family's leaky and fixed variants and record what was measured in ``OUT/<family>/measured.json``."""
     live = _live_figure()
-    if live is None:  # a batch run: Go's checks for the family start now, beside the runs (diagnose.report)
-        from .diagnose import start_checks
-        start_checks(name)
     results = run_family(name, limits=_limits(duration, interval, warmup), out=Path(out), profiles=True,
                          live=live, side_by_side=live is None)
     record(results)

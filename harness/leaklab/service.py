@@ -10,12 +10,12 @@ band under load). :func:`table` and :func:`figure` show them, per second and per
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import datetime
 import html
 import json
 import math
+import threading
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +31,7 @@ from .plot import COLOURS, save_png
 from .probe import SIGNALS, read_samples
 from .run import Limits
 from .runfolder import RunFolder
+from .watch import side_by_side_runs
 
 __all__ = ["FAMILY", "RUNS", "SETTLE_S", "Run", "check", "figure", "load_results", "run_service", "spec", "table"]
 
@@ -80,14 +81,13 @@ def run_service(*, duration: float = 10.0, interval: float = 0.05, warmup: float
     limits = Limits(duration_s=float(duration), interval_s=float(interval), warmup_s=float(warmup), settle_s=SETTLE_S)
     load = Load(tuple(doc["load"]["urls"]), int(doc["load"]["rate"]))
 
-    def one(run: Run) -> Result:
+    def one(run: Run, cancel: threading.Event) -> Result:
         return measure(_folder() / run.variant, FAMILY, run.name, limits=limits, out=Path(out), signal=doc["signal"],
                        profiles=True, expected=_expected(run, doc), work="requests", args=doc["args"],
-                       cwd=_folder() / run.variant, load=load if run.loaded else None)
+                       cwd=_folder() / run.variant, load=load if run.loaded else None, cancel=cancel)
 
     # Each run has a port of its own ({port}): side by side, as a family's variants in a batch run.
-    with concurrent.futures.ThreadPoolExecutor(len(RUNS)) as pool:
-        results = list(pool.map(one, RUNS))
+    results = side_by_side_runs(one, RUNS)
     _record(results, Path(out) / FAMILY / _RECORD)
     return results
 

@@ -4,8 +4,10 @@ is over, say in words why a run failed (:func:`failure`)."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +19,7 @@ from .runfolder import RunFolder
 from .sequential import Sequential
 from .verdict import Judgement, signal_points
 
-__all__ = ["LIVE_POINTS", "Live", "LiveView", "Progress", "Watch", "failure", "work_rate"]
+__all__ = ["LIVE_POINTS", "Live", "LiveView", "Progress", "Watch", "cancelled", "failure", "side_by_side_runs", "work_rate"]
 
 #: How many recent points a live view shows.
 LIVE_POINTS = 48
@@ -195,3 +197,21 @@ def work_rate(samples: Samples, work: str) -> float | None:
     if len(done) < 2:
         return None
     return float((done[-1] - done[0]) / (t[-1] - t[0]))
+
+
+def side_by_side_runs(run: Callable, items: Sequence) -> list:
+    """``run(item, cancel)`` for each item at once, in threads; on Ctrl-C (which only the main thread sees)
+    every run is stopped through ``cancel`` and kept as ``.failed``, then the interrupt goes on."""
+    cancel = threading.Event()
+    with concurrent.futures.ThreadPoolExecutor(len(items)) as pool:
+        futures = [pool.submit(run, item, cancel) for item in items]
+        try:
+            return [f.result() for f in futures]
+        except BaseException:
+            cancel.set()
+            raise
+
+
+def cancelled(event: threading.Event | None) -> bool:
+    """Whether ``event`` (a run's ``cancel``) was set."""
+    return event is not None and event.is_set()
