@@ -193,9 +193,11 @@ def test_the_driver_waits_for_the_server_then_keeps_its_rate_and_stops_when_aske
 def _service(leaklab, tmp_path, variant, *, loaded=True, expect="flat"):
     load = [a for url in SPEC["load"]["urls"] for a in ("--load", url)] + ["--rate", SPEC["load"]["rate"]]
     began = time.monotonic()
-    status, out, err = leaklab("run", "--program", SERVICE / variant, "--duration", 8, "--out", tmp_path, "--json",
+    # At most 15 s: growth must persist a third of that (4.7 s) before a verdict, so that the memory a server
+    # takes as its load settles (more connections on a busy machine) is not called a leak per request.
+    status, out, err = leaklab("run", "--program", SERVICE / variant, "--duration", 15, "--out", tmp_path, "--json",
                                "--expect", expect, *(load if loaded else []), "--", *SPEC["args"])
-    assert time.monotonic() - began < 30, "a run of at most 8 s, build included"
+    assert time.monotonic() - began < 45, "a run of at most 15 s, build included"
     assert isinstance(out, dict), err
     (r,) = out["results"]
     return status, r, err
@@ -210,7 +212,7 @@ def test_the_leaky_service_under_load_leaks_per_request_and_per_second(leaklab, 
     lo, hi = SPEC["variants"]["leaky"]["rate"]
     assert lo <= r["rate_per_s"] <= hi and r["signals"]["heap_bytes"]["rate_low"] > heap.min_rate
     assert r["signals"]["heap_bytes"]["per_work"] > heap.per_work_rate and "per request" in r["reason"]
-    assert r["stopped"] == "decided" and r["decided_after_s"] < 8
+    assert r["stopped"] == "decided" and r["decided_after_s"] < 12
     load = r["load"]
     assert load["failed"] == 0 and load["answered"] == load["sent"] > 0 and load["ready_after_s"] < 2
     assert load["answered_per_s"] == pytest.approx(SPEC["load"]["rate"], rel=0.2)
