@@ -37,6 +37,7 @@ from pathlib import Path
 
 from .errors import Interrupted
 from .output import Output
+from .runfolder import RunFolder
 from .stopping import STOP_SIGNALS, Descendants, subreaper
 
 __all__ = ["DEFAULT_OUT", "Limits", "Outcome", "Tick", "execute", "signals_end_runs"]
@@ -200,24 +201,16 @@ def execute(binary: Path, run_dir: Path, limits: Limits, *, env: dict[str, str] 
     (:mod:`leaklab.output`); an error writing them (a full disk) raises that :class:`OSError` once
     the program has ended, unless a signal ended the run.
 
-    ``backstop=False`` leaves the program's OOM-killer ranking as it is (see the module); the RSS cap
-    and the time limit always hold.
+    ``backstop=False`` leaves its OOM-killer ranking as it is (see the module); cap and time limit hold.
     """
     run_dir, binary = run_dir.resolve(), binary.resolve()
-    mark = secrets.token_hex(8)
+    folder, mark = RunFolder(run_dir), secrets.token_hex(8)
     control_r, control_w = os.pipe()
-    probe_env = {
-        "LEAKLAB_OUT": str(run_dir / "samples.jsonl"),
-        "LEAKLAB_INTERVAL": str(limits.interval_s),
-        "LEAKLAB_DURATION": str(limits.duration_s),
-        "LEAKLAB_WARMUP": str(limits.warmup_s),
-        "LEAKLAB_CONTROL_FD": str(control_r),
-        RUN_MARK: mark,
-    }
+    probe_env = _probe_env(folder, limits, control_r, mark)
     outcome = Outcome(returncode=None, wall_s=0.0, peak_rss_bytes=0)
     try:
         # while it runs, a descendant that loses its parent comes to us, not to init
-        with subreaper(), _signals_noted(outcome), Output(run_dir / "stdout.txt", run_dir / "stderr.txt") as output:
+        with subreaper(), _signals_noted(outcome), Output(folder.stdout, folder.stderr) as output:
             began = time.monotonic()
             popen = subprocess.Popen([str(binary), *args], cwd=cwd or run_dir, stdin=subprocess.DEVNULL,
                                      stdout=output.fds[0], stderr=output.fds[1],
@@ -249,6 +242,13 @@ def execute(binary: Path, run_dir: Path, limits: Limits, *, env: dict[str, str] 
     if output.error is not None and not outcome.interrupted:
         raise output.error
     return outcome
+
+
+def _probe_env(folder: RunFolder, limits: Limits, control_fd: int, mark: str) -> dict[str, str]:
+    """What the probe reads: where to write, how often, for how long, its control pipe; and the run's mark."""
+    return {"LEAKLAB_OUT": str(folder.samples), "LEAKLAB_INTERVAL": str(limits.interval_s),
+            "LEAKLAB_DURATION": str(limits.duration_s), "LEAKLAB_WARMUP": str(limits.warmup_s),
+            "LEAKLAB_CONTROL_FD": str(control_fd), RUN_MARK: mark}
 
 
 def _watch(popen: subprocess.Popen, family: Descendants, output: Output, outcome: Outcome, limits: Limits,
