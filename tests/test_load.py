@@ -182,7 +182,9 @@ def test_the_driver_waits_for_the_server_then_keeps_its_rate_and_stops_when_aske
     rate = run.summary()
     assert rate["status_codes"] == {"200": answered, "404": failed} and "404 Not Found" in rate["errors"]
     elapsed = run._t[-1] - run.ready_t
-    assert 0.8 * 100 * elapsed <= sent <= 1.2 * 100 * elapsed + 5
+    # About the rate asked (100/s), never above it; a loaded machine (CI beside two CPU hogs) slowed it to 68/s
+    # once, so the floor is half: the rate itself is measured in the service's calibration, not asserted here.
+    assert 0.5 * 100 * elapsed <= sent <= 1.2 * 100 * elapsed + 5
     assert 0 < rate["latency_ms"]["p50"] <= rate["latency_ms"]["p99"] <= rate["latency_ms"]["max"]
     with pytest.raises(ProcessLookupError):
         os.killpg(run.popen.pid, 0)
