@@ -42,6 +42,15 @@ def test_sawtooth_on_a_rising_floor_is_a_leak():
     assert v.rate_per_s == pytest.approx(8 * MiB, rel=0.2)
 
 
+def test_a_leak_whose_collections_grow_rarer_is_still_a_leak_and_a_sparse_step_is_not():
+    # A heap whose collections come ever more rarely: live-heap points at 1.0, 1.5, 2.5, 3.5 and 10 s, none
+    # in the middle third of the window.
+    at = np.array([1.0, 1.5, 2.5, 3.5, 10.0])
+    assert judge(at, 5 * MiB + 20 * MiB * at, HEAP, warmup_s=1, settle_s=1).verdict == "leak"
+    step = np.where(at < 5, 5 * MiB, 100 * MiB)
+    assert judge(at, step, HEAP, warmup_s=1, settle_s=1).verdict != "leak"
+
+
 def test_a_one_off_step_is_not_a_leak():
     step = np.where(t < 3.5, 10 * MiB, 110 * MiB)  # one big allocation, kept, then nothing
     assert judge(t, step, HEAP, warmup_s=1).verdict != "leak"
