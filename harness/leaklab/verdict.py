@@ -138,7 +138,7 @@ def _fit(x: np.ndarray, y: np.ndarray, alpha: float, resolution: float) -> _Fit 
     return _Fit(slope, slope - half, slope + half, n)
 
 
-def _persists(x: np.ndarray, y: np.ndarray, slope: float) -> bool:
+def _persists(x: np.ndarray, y: np.ndarray, slope: float, *, sparse: bool = True) -> bool:
     """Whether growth is spread over the window: each third's floor rises on the one before by at least
     a quarter of its share. A one-off step, or growth that stopped, fails."""
     if len(x) < 3 or slope <= 0:
@@ -146,6 +146,8 @@ def _persists(x: np.ndarray, y: np.ndarray, slope: float) -> bool:
     edges = np.linspace(x[0], x[-1], 4)
     thirds = [y[(x >= lo) & (x <= hi)] for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
     if any(len(part) == 0 for part in thirds):
+        if not sparse:
+            return False
         # Points too sparse for thirds of time (a growing heap collects ever more rarely): thirds of the points.
         groups = np.array_split(np.arange(len(x)), 3)
         lows, starts = [float(y[g].min()) for g in groups], [float(x[g[0]]) for g in groups]
@@ -203,7 +205,8 @@ def judge(t: np.ndarray, y: np.ndarray, signal: Signal, warmup_s: float, *, now:
             f"too few points to judge: {judged} ({what}) in {max(window, 0):.1f} s after the "
             f"{warmup_s:g} s warm-up; run longer"), **base)
     per_work = _fit(*_floors(t, y, work, warmup_s + window / 2, now), alpha, 0.0) if work is not None else None
-    if fr is not None and fr.low > fw.low and _persists(*recent, fr.slope):  # a leak that started late
+    # A leak that started late: on points dense enough for thirds of the recent half.
+    if fr is not None and fr.low > fw.low and _persists(*recent, fr.slope, sparse=False):
         return _decide(signal, fr, fr, per_work, True, {**base, "growth": growth}, window, settle_s, final, what)
     return _decide(signal, fw, fr, per_work, _persists(*whole, fw.slope), {**base, "growth": growth}, window,
                    settle_s, final, what)
