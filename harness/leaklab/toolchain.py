@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -72,14 +73,18 @@ def run_group(cmd: list[str], *, timeout: float, late: Exception, cwd: Path | No
     (``KeyboardInterrupt`` for Ctrl-C).
     """
     popen = None
+    mark = ("LEAKLAB_GO_RUN", secrets.token_hex(8))  # finds the command if a signal lands before popen is set
     with stopping.raising():
         try:
-            popen = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            popen = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     env={**(os.environ if env is None else env), mark[0]: mark[1]},
                                      start_new_session=True)
             out, err = popen.communicate(timeout=timeout)
         except BaseException as exc:
             if popen is not None:
                 _stop_group(popen)
+            else:
+                _stop_marked(mark)
             if isinstance(exc, subprocess.TimeoutExpired):
                 raise late from None
             raise
@@ -102,6 +107,21 @@ def _stop_group(popen: subprocess.Popen) -> None:
             if pipe is not None:
                 pipe.close()
         popen.wait()
+
+
+def _stop_marked(mark: tuple[str, str]) -> None:
+    """Kill and reap the children of this process whose environment holds ``mark``, with their groups and
+    descendants: a command a signal interrupted while ``subprocess.Popen`` was still returning it."""
+    for child in psutil.Process().children():
+        with contextlib.suppress(psutil.Error):
+            if child.environ().get(mark[0]) != mark[1]:
+                continue
+            family = child.children(recursive=True)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
+            stopping.kill_tree(child.pid, also=family)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(child.pid, 0)
 
 
 def parse_version(version: str) -> tuple[int, int]:
