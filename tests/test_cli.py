@@ -65,6 +65,14 @@ def test_bad_input_is_explained(leaklab, argv, message):
     assert message in " ".join(err.split())
 
 
+def test_an_error_is_one_line_in_a_log_however_long(leaklab):
+    # not a terminal (a CI log, a pipe): nothing to wrap for, so a reason stays one line a grep finds whole
+    status, _, err = leaklab("run", "--program", "/nonexistent/" + "deep/" * 30 + "program")
+    assert status == 2
+    (line,) = err.strip().splitlines()
+    assert line.startswith("leaklab: error:") and line.endswith("is not a folder"), line
+
+
 @pytest.mark.parametrize("value", ["-1", "abc", "0", "nan"])
 def test_bad_numbers_are_refused_by_the_parser(leaklab, value):
     with pytest.raises(SystemExit) as exit_:

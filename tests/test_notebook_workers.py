@@ -110,3 +110,15 @@ def test_a_kernel_that_dies_leaves_no_program_behind_and_fails_in_one_message(tm
     assert not wait_ended(orphan, within=10), "the program the dead kernel started is still running"
     assert not tagged.left_behind(within=10)
     assert not list(tagged.tmp.iterdir()), "a temporary folder of the lab's was left behind"
+
+
+@pytest.mark.slow
+def test_a_temporary_folder_too_deep_for_a_unix_socket_still_runs_notebooks(tmp_path, monkeypatch):
+    deep = tmp_path / ("d" * 60) / ("e" * 60)  # with the worker's folder and the socket's name: past 107 bytes
+    deep.mkdir(parents=True)
+    monkeypatch.setenv("TMPDIR", str(deep))
+    monkeypatch.setattr("tempfile.tempdir", None)  # gettempdir() reads TMPDIR again
+    nb = _tiny_notebook(tmp_path / "01-deep.ipynb", "print('ran')")
+    notebook_exec.execute(nb, tmp_path / "out.ipynb", {"out": "unused"}, timeout=60)
+    assert nbformat.read(str(tmp_path / "out.ipynb"), as_version=4).cells[-1].outputs[0]["text"] == "ran\n"
+    assert not list(deep.iterdir())

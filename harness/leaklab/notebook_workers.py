@@ -48,7 +48,7 @@ class _Worker:
 
     def __init__(self, notebook: Path, output: Path, parameters: Mapping[str, object], timeout: float) -> None:
         self.notebook, self.output = notebook, output
-        self.folder = Path(tempfile.mkdtemp(prefix="leaklab-notebook-"))
+        self.folder = Path(tempfile.mkdtemp(prefix="leaklab-notebook-", dir=_socket_home()))
         job = {"notebook": str(notebook.resolve()), "output": str(output.resolve()), "parameters": dict(parameters),
                "timeout": timeout}
         (self.folder / "job.json").write_text(json.dumps(job))
@@ -109,6 +109,17 @@ class _Worker:
         with contextlib.suppress(OSError):
             self.popen.stdin.close()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+#: The longest path a Unix socket may have (sun_path holds 108 bytes, the last a NUL).
+_SOCKET_PATH_MAX = 107
+
+
+def _socket_home() -> str | None:
+    """Where the workers' folders go: the temporary folder (None), unless its path is too long for the
+    kernel's sockets in it (``<folder>/kernel-ipc-N``; a deep TMPDIR of a CI workspace), then /tmp."""
+    longest = os.path.join(tempfile.gettempdir(), "leaklab-notebook-" + "x" * 8, "kernel-ipc-99")
+    return None if len(os.fsencode(longest)) <= _SOCKET_PATH_MAX else "/tmp"
 
 
 def _wait_any(workers: Sequence[_Worker], timeout: float) -> list[_Worker]:

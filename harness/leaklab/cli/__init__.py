@@ -44,13 +44,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.program_args = program_args
     if program_args and args.command != "run":
         err.print(f"[bold red]leaklab: error:[/] arguments after -- are for `leaklab run --program DIR`, not "
-                  f"`leaklab {args.command}`", highlight=False)
+                  f"`leaklab {args.command}`", soft_wrap=True, highlight=False)
         return 2
     try:
         with stopping.raising():  # SIGTERM and SIGHUP stop what was started, as Ctrl-C does
             return args.handler(args)
     except LeakLabError as exc:
-        err.print(f"[bold red]leaklab: error:[/] {escape(str(exc))}", highlight=False)
+        err.print(f"[bold red]leaklab: error:[/] {escape(str(exc))}", soft_wrap=True, highlight=False)
         return 2
     except KeyboardInterrupt as exc:
         err.print(f"leaklab: {str(exc) or 'interrupted'}; every program the lab was watching was stopped",
