@@ -269,6 +269,25 @@ def test_no_descendant_outlives_a_program_run_setsid_or_orphaned(tmp_path, tagge
 
 
 @pytest.mark.slow
+def test_no_descendant_outlives_leaklab_killed_outright(tmp_path, tagged):
+    cli = subprocess.Popen([sys.executable, "-m", "leaklab.cli", "run", "--program", str(FIXTURES / "detaches"),
+                            "--duration", "120", "--fixed-window", "--no-diagnose", "--out", str(tmp_path)],
+                           env=tagged.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not any("orphan=" in p.read_text() for p in tmp_path.glob("*/.*partial*/stdout.txt")):
+            assert time.monotonic() < deadline and cli.poll() is None, "the program never said its children"
+            time.sleep(0.05)
+        assert len(tagged.processes()) >= 4, "leaklab, the program, its setsid child and the orphan"
+        cli.kill()  # SIGKILL: leaklab can neither stop them nor be their subreaper any more
+        cli.wait()
+        assert not tagged.left_behind(within=2), "a descendant of the program outlived leaklab by more than 2 s"
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+
+
+@pytest.mark.slow
 def test_descendants_that_came_to_leaklab_are_killed_and_reaped(go, tmp_path):
     measure(FIXTURES / "detaches", "fx", "v", limits=QUICK, out=tmp_path, go=go)
     pids = _pids_said(tmp_path / "fx" / "v")

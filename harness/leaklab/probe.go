@@ -6,8 +6,9 @@
 // world), process RSS and the program's expvar counters, one JSON object per
 // line. When LEAKLAB_DURATION has elapsed, or the harness writes "stop" on
 // the pipe LEAKLAB_CONTROL_FD names, it takes the last profiles, writes a
-// last record and exits. When that pipe closes (the harness died) it exits
-// at once, so a program never outlives the lab that watches it.
+// last record and exits. When that pipe closes (the harness died) it kills
+// the program's descendants and the program at once, so nothing it started
+// outlives the lab that watches it.
 //
 // The live heap is only measured by a garbage collection. When the runtime
 // has not collected for a while, the probe forces one, at most once per
@@ -88,9 +89,39 @@ func leaklabControl(pipe *os.File, stop chan struct{}) {
 			stop = nil
 		}
 		if err != nil {
-			os.Exit(3)
+			leaklabEndRun()
 		}
 	}
+}
+
+// leaklabEndRun ends the run when the harness is gone: every process that
+// carries the run's mark in its environment (the program's descendants, in
+// its session or not: with the harness gone, nobody else would stop those
+// that left it), then the program's process group, the program included.
+func leaklabEndRun() {
+	if mark := os.Getenv("LEAKLAB_RUN_ID"); mark != "" {
+		needle, self := []byte("\x00LEAKLAB_RUN_ID="+mark+"\x00"), os.Getpid()
+		for round := 0; round < 3; round++ { // one that forked meanwhile is found the next round
+			found := false
+			entries, _ := os.ReadDir("/proc")
+			for _, e := range entries {
+				pid, err := strconv.Atoi(e.Name())
+				if err != nil || pid == self {
+					continue
+				}
+				env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+				if err == nil && bytes.Contains(append([]byte{0}, env...), needle) {
+					syscall.Kill(pid, syscall.SIGKILL)
+					found = true
+				}
+			}
+			if !found {
+				break
+			}
+		}
+	}
+	syscall.Kill(0, syscall.SIGKILL) // the program's own group, itself last
+	os.Exit(3)
 }
 
 func leaklabSeconds(name string, def float64) time.Duration {

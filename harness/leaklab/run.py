@@ -4,7 +4,8 @@ The program runs in a session (process group) of its own. Whatever happens (the 
 memory cap, the time limit, a crash, Ctrl-C, SIGTERM, SIGHUP) it is killed with every process it
 started before :func:`execute` returns, and what the probe wrote so far stays on disk. The probe
 holds the read end of a pipe from the harness: "stop" on it ends the run early (after the last
-profiles), and its end of file, when the harness dies however it dies, ends the program at once.
+profiles), and its end of file, when the harness dies however it dies, ends the program at once with
+every process that carries the run's mark (below), in the program's session or not.
 
 Its descendants are found wherever they went: while it runs leaklab is a child subreaper, so one that
 left the session (``setsid``) and lost its parent becomes leaklab's child instead of init's, and is known
