@@ -122,3 +122,28 @@ def test_a_temporary_folder_too_deep_for_a_unix_socket_still_runs_notebooks(tmp_
     notebook_exec.execute(nb, tmp_path / "out.ipynb", {"out": "unused"}, timeout=60)
     assert nbformat.read(str(tmp_path / "out.ipynb"), as_version=4).cells[-1].outputs[0]["text"] == "ran\n"
     assert not list(deep.iterdir())
+
+
+_TIMES = """
+import time, psutil
+began = time.time()
+time.sleep(3)  # the notebook's work: long enough for the next kernels to start meanwhile, even on a busy machine
+print(psutil.Process().create_time(), began, time.time())
+"""
+
+
+@pytest.mark.slow
+def test_kernels_start_before_their_turn_and_a_stage_waits_for_the_one_before(tmp_path):
+    from leaklab.notebook_workers import execute_in_workers
+    pages = [_tiny_notebook(tmp_path / f"{name}.ipynb", _TIMES) for name in ("a", "b", "c")]
+    done = []
+    execute_in_workers([[(pages[0], tmp_path / "out" / "a.ipynb")],
+                        [(pages[1], tmp_path / "out" / "b.ipynb"), (pages[2], tmp_path / "out" / "c.ipynb")]],
+                       {"out": "unused"}, 60, jobs=2, progress=None, done=done.append)
+    assert sorted(p.name for p in done) == ["a.ipynb", "b.ipynb", "c.ipynb"] and done[0].name == "a.ipynb"
+    (kernel_a, began_a, ended_a), (kernel_b, began_b, ended_b), (kernel_c, began_c, ended_c) = [
+        map(float, nbformat.read(str(tmp_path / "out" / f"{n}.ipynb"), as_version=4).cells[-1].outputs[0]["text"]
+            .split()) for n in "abc"]
+    assert kernel_b < ended_a and kernel_c < ended_a, "the next kernels were started only once a slot was free"
+    assert began_b >= ended_a and began_c >= ended_a, "a notebook began before the stage before it had ended"
+    assert began_c < ended_b and began_b < ended_c, "two slots: the second stage's notebooks ran one after the other"

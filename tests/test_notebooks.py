@@ -6,7 +6,7 @@ from unittest import mock
 import nbformat
 import pytest
 
-from leaklab import notebook_exec, notebook_workers, notebooks, records
+from leaklab import notebook_exec, notebook_worker_main, notebooks, records
 from leaklab.cases import families
 
 NOTEBOOKS = sorted(notebook_exec.notebooks_dir().glob("*.ipynb"))
@@ -29,7 +29,7 @@ def test_one_notebook_per_family_and_an_overview_that_runs_last():
 def test_notebook_is_committed_clean(path):
     nb = nbformat.read(str(path), as_version=4)
     nbformat.validate(nb)
-    assert nb.metadata.kernelspec.name == notebook_workers.KERNEL
+    assert nb.metadata.kernelspec.name == notebook_worker_main.KERNEL
     for cell in _code(nb):
         assert cell.outputs == [], f"{path.name}: a cell was committed with outputs"
         assert cell.execution_count is None, f"{path.name}: a cell was committed with an execution count"

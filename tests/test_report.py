@@ -245,21 +245,33 @@ def test_leaklab_report_exits_1_when_a_record_differs_from_expect_toml(leaklab, 
 
 def test_versions_runs_the_versions_notebook_after_the_others_with_its_releases(monkeypatch, tmp_path):
     calls = []
+
+    class Pages:  # the pages the report would render and write, and the nav bar they would share
+        def __init__(self, notebooks, folder, out):
+            calls.append(("nav", [p.name for p in notebooks]))
+            self.html = {}
+
+        def render(self, executed):
+            calls.append(("render", executed.name))
+
+        def write(self):
+            return tmp_path / "site" / "index.html"
+
+    monkeypatch.setattr(report, "_Pages", Pages)
     monkeypatch.setattr(report, "execute_all", lambda out, executed, **kw: calls.append("all") or [])
     monkeypatch.setattr(report, "execute", lambda nb, output, params, timeout: calls.append((nb.name, params, timeout))
                         or output)
-    monkeypatch.setattr(report, "render", lambda executed, folder, out: calls.append([p.name for p in executed])
-                        or folder / "index.html")
     monkeypatch.setattr(report, "check_records", lambda out: [])
     made = report.build_report(tmp_path / "runs", tmp_path / "site", Limits(duration_s=6.0), versions=["1.22", "1.27"])
-    assert calls[0] == "all" and calls[-1] == [report.VERSIONS_NOTEBOOK]
-    name, params, timeout = calls[1]
+    assert calls[0][0] == "nav" and calls[0][1][-1] == report.VERSIONS_NOTEBOOK  # its page is in every nav bar
+    assert calls[1] == "all" and calls[-1] == ("render", report.VERSIONS_NOTEBOOK)
+    name, params, timeout = calls[2]
     assert name == report.VERSIONS_NOTEBOOK and params["releases"] == ["1.22", "1.27"] and params["duration"] == 6.0
     assert timeout >= report.VERSIONS_TIMEOUT_S
     assert any("did notebooks/versions.ipynb run" in p for p in made.problems)  # its record is checked too
     calls.clear()
     report.build_report(tmp_path / "runs", tmp_path / "site", Limits(duration_s=6.0))  # make lab: no versions page
-    assert calls == ["all", []]
+    assert calls[1:] == ["all"] and report.VERSIONS_NOTEBOOK not in calls[0][1]
 
 
 #: The releases the versions page is measured on in the tests: the first of $LEAKLAB_TEST_GO and the installed Go.

@@ -61,13 +61,14 @@ def execute(notebook: Path, output: Path, parameters: Mapping[str, object], time
     """
     check_parameters(parameters)
     check_kernel()
-    execute_in_workers([(Path(notebook), Path(output))], parameters, timeout, jobs=1, progress=None)
+    execute_in_workers([[(Path(notebook), Path(output))]], parameters, timeout, jobs=1, progress=None)
     return Path(output)
 
 
 def execute_all(out: Path, executed: Path, *, duration: float = 3.0, interval: float = 0.05, warmup: float = 1.0,
                 timeout: float = 300, folder: Path | None = None, jobs: int = 2,
-                progress: Callable[[str], None] | None = None) -> list[Path]:
+                progress: Callable[[str], None] | None = None,
+                done: Callable[[Path], None] | None = None) -> list[Path]:
     """Execute every notebook with the same parameters; return the executed copies in :func:`notebook_paths` order.
 
     The family notebooks run ``jobs`` at a time, each in a worker process of its own (papermill changes
@@ -78,6 +79,7 @@ def execute_all(out: Path, executed: Path, *, duration: float = 3.0, interval: f
     run keeps what it measured as ``<variant>.failed``, and ends; what does not end within a few
     seconds is killed, and :class:`~leaklab.errors.Interrupted` is raised. The workers run in
     sessions of their own and watch this process: if it dies, they stop the same way by themselves.
+    ``done`` is called with each executed copy as soon as its notebook has run.
     """
     params = {"duration": duration, "interval": interval, "warmup": warmup, "out": str(Path(out).resolve())}
     check_parameters(params)
@@ -87,6 +89,8 @@ def execute_all(out: Path, executed: Path, *, duration: float = 3.0, interval: f
     check_kernel()
     # The last pages run the most programs (the example service: three): started first, they do not end
     # the report alone.
-    execute_in_workers([(nb, executed / nb.name) for nb in reversed(family_nbs)], params, timeout, jobs, progress)
-    execute_in_workers([(nb, executed / nb.name) for nb in paths[len(family_nbs):]], params, timeout, 1, progress)
+    # The overview's kernel starts while the last family pages run; it begins once they have ended.
+    execute_in_workers([[(nb, executed / nb.name) for nb in reversed(family_nbs)],
+                        [(nb, executed / nb.name) for nb in paths[len(family_nbs):]]], params, timeout, jobs, progress,
+                       done)
     return [executed / p.name for p in paths]

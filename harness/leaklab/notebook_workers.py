@@ -1,20 +1,21 @@
 """The worker processes that execute the notebooks, one each, with papermill under the ``leaklab`` kernel.
 
-Each notebook is executed by a Python process of its own, in a session of its own: a Ctrl-C at
-the terminal reaches leaklab alone, which then stops every worker in order, rather than every
-process of the group at whatever point each happens to be (in the old process pool a worker
-could take it while starting, or between two notebooks, and die holding the pool's queue).
-The worker is a child subreaper, so a program whose kernel died becomes its child, not init's,
-and is stopped with it. It reads its standard input: "stop", or the end of file when leaklab
-dies however it dies, interrupts the notebook. The kernel's and the worker's own output go to a
-log file, shown only when the worker fails unexpectedly: an interrupted kernel prints pages of
-ZMQError tracebacks that say nothing.
+Each notebook is executed by a Python process of its own (:mod:`leaklab.notebook_worker_main`), in a
+session of its own: a Ctrl-C at the terminal reaches leaklab alone, which then stops every worker in
+order, rather than every process of the group at whatever point each happens to be (in the old
+process pool a worker could take it while starting, or between two notebooks, and die holding the
+pool's queue). The kernel's and the worker's own output go to a log file, shown only when the worker
+fails unexpectedly: an interrupted kernel prints pages of ZMQError tracebacks that say nothing.
+
+A worker is started before its notebook's turn: it imports papermill, starts the kernel and has it
+import the lab, then waits for "go". Started while the notebooks before them run their programs,
+the next workers are ready when a slot frees: the second or two a page would spend starting is
+spent while the others work.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import shutil
@@ -22,32 +23,27 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import traceback
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-import psutil
-
 from . import stopping
 from .errors import Interrupted, LeakLabError, NotebookFailed
+from .notebook_worker_main import KERNEL
 
 __all__ = ["KERNEL", "STOP_GRACE_S", "execute_in_workers"]
 
-#: The Jupyter kernel ``make setup`` installs; papermill runs every notebook under it.
-KERNEL = "leaklab"
 #: How long the workers have to stop in order (interrupt the kernel, keep the runs as .failed) before they are killed.
 STOP_GRACE_S = 15.0
-_WORKER = "import sys; from leaklab.notebook_workers import _worker_main; _worker_main(sys.argv[1])"
-_PR_SET_CHILD_SUBREAPER = 36
+_WORKER = "import sys; from leaklab.notebook_worker_main import worker_main; worker_main(sys.argv[1])"
 
 
 class _Worker:
     """One notebook executed by a worker process (:func:`_worker_main`) in a session of its own."""
 
-    def __init__(self, notebook: Path, output: Path, parameters: Mapping[str, object], timeout: float) -> None:
-        self.notebook, self.output = notebook, output
+    def __init__(self, notebook: Path, output: Path, parameters: Mapping[str, object], timeout: float,
+                 stage: int = 0) -> None:
+        self.notebook, self.output, self.stage, self.going = notebook, output, stage, False
         self.folder = Path(tempfile.mkdtemp(prefix="leaklab-notebook-", dir=_socket_home()))
         job = {"notebook": str(notebook.resolve()), "output": str(output.resolve()), "parameters": dict(parameters),
                "timeout": timeout}
@@ -62,11 +58,24 @@ class _Worker:
             shutil.rmtree(self.folder, ignore_errors=True)
             raise
 
+    @property
+    def ready(self) -> bool:
+        """Whether it has finished starting (its kernel is up and waits for "go"), or has ended."""
+        return self.popen.poll() is not None or (self.folder / "ready").exists()
+
+    def go(self) -> None:
+        """Let the worker execute its notebook (once it is ready, if it is not yet)."""
+        self.going = True
+        self._say(b"go\n")
+
     def stop(self) -> None:
-        """Ask the worker to interrupt its notebook and end."""
+        """Ask the worker to interrupt its notebook (or not to begin it) and end."""
+        self._say(b"stop\n")
+
+    def _say(self, word: bytes) -> None:
         assert self.popen.stdin is not None  # started with stdin=PIPE
         try:
-            self.popen.stdin.write(b"stop\n")
+            self.popen.stdin.write(word)
             self.popen.stdin.flush()
         except OSError:
             pass  # it has ended already
@@ -84,7 +93,7 @@ class _Worker:
             return NotebookFailed(f"notebook {self.notebook.name}: its worker process ended with status "
                                   f"{self.popen.returncode} before finishing; its last words:\n{self._log_tail()}",
                                   notebook=self.notebook.name)
-        if outcome["status"] == "ok":
+        if outcome["status"] in ("ok", "cancelled"):
             return None
         if outcome["status"] == "failed":
             return NotebookFailed(outcome["message"], notebook=self.notebook.name)
@@ -122,45 +131,75 @@ def _socket_home() -> str | None:
     return None if len(os.fsencode(longest)) <= _SOCKET_PATH_MAX else "/tmp"
 
 
-def _wait_any(workers: Sequence[_Worker], timeout: float) -> list[_Worker]:
-    """Wait up to ``timeout`` seconds for a worker to end; return those that have."""
-    deadline = time.monotonic() + timeout
-    while True:
-        ended = [w for w in workers if w.popen.poll() is not None]
-        left = deadline - time.monotonic()
-        if ended or left <= 0:
-            return ended
-        time.sleep(min(0.05, left))
+def execute_in_workers(stages: Sequence[Sequence[tuple[Path, Path]]], parameters: Mapping[str, object],
+                       timeout: float, jobs: int, progress: Callable[[str], None] | None,
+                       done: Callable[[Path], None] | None = None) -> None:
+    """Execute each (notebook, output), at most ``jobs`` at a time; raise the first failure once none is running.
 
-
-def execute_in_workers(jobs_to_run: Sequence[tuple[Path, Path]], parameters: Mapping[str, object], timeout: float,
-                        jobs: int, progress: Callable[[str], None] | None) -> None:
-    """Execute each (notebook, output), at most ``jobs`` at a time; raise the first failure once none is running."""
-    waiting = list(jobs_to_run)
-    running: list[_Worker] = []
-    failures: list[LeakLabError] = []
+    ``stages`` run in order: a notebook of a stage begins once every notebook of the stages before it
+    has ended. Up to ``jobs`` workers are started ahead of their turn, one at a time (the one starting
+    has the spare CPU), so that a freed slot is taken by a worker whose kernel is ready. ``done`` is
+    called with each output as its notebook has run.
+    """
+    schedule = _Schedule(stages, parameters, timeout, jobs)
     try:
         with stopping.raising():
-            while running or (waiting and not failures):
-                while waiting and not failures and len(running) < jobs:
-                    running.append(_Worker(*waiting.pop(0), parameters, timeout))
-                if progress:
-                    progress(" and ".join(w.notebook.name for w in running))
-                for worker in _wait_any(running, timeout=3600):
-                    running.remove(worker)
-                    error = worker.result()
-                    worker.close()
-                    if error:
-                        failures.append(error)
+            shown = ""
+            while schedule.step(done):
+                names = " and ".join(w.notebook.name for w in schedule.workers if w.going)
+                if progress and names and names != shown:
+                    progress(names)
+                    shown = names
+                time.sleep(0.05)
     except BaseException as exc:
-        _stop(running)
+        _stop(schedule.workers)
         if isinstance(exc, KeyboardInterrupt):
             signum = stopping.signum_of(exc)
             how = "" if signum == signal.SIGINT else f" by {signal.Signals(signum).name}"
             raise Interrupted(f"interrupted{how}; the runs under way are kept as <variant>.failed", signum) from None
         raise
-    if failures:
-        raise failures[0]
+    if schedule.failures:
+        raise schedule.failures[0]
+
+
+class _Schedule:
+    """Which notebook runs when: the workers started (in the order they go) and those still waiting."""
+
+    def __init__(self, stages: Sequence[Sequence[tuple[Path, Path]]], parameters: Mapping[str, object],
+                 timeout: float, jobs: int) -> None:
+        self.waiting = [(stage, nb, out) for stage, pairs in enumerate(stages) for nb, out in pairs]
+        self.parameters, self.timeout, self.jobs = parameters, timeout, jobs
+        self.workers: list[_Worker] = []
+        self.failures: list[LeakLabError] = []
+
+    def step(self, done: Callable[[Path], None] | None) -> bool:
+        """Reap the workers that ended, let the next ones go, start one ahead; False once all is over."""
+        for worker in [w for w in self.workers if w.popen.poll() is not None]:
+            self.workers.remove(worker)
+            error = worker.result()
+            worker.close()
+            if error:
+                self.failures.append(error)
+                self.waiting.clear()
+                for waiting in self.workers:  # no more notebooks begin: those waiting for their turn end
+                    if not waiting.going:
+                        waiting.stop()
+            elif worker.going and done:
+                done(worker.output)
+        if self.failures:
+            return bool(self.workers)
+        running = sum(w.going for w in self.workers)
+        earliest = min([w.stage for w in self.workers] + [stage for stage, *_ in self.waiting], default=0)
+        for worker in self.workers:  # a free slot takes the next worker, once its stage has begun
+            if not worker.going and running < self.jobs and worker.stage == earliest:
+                worker.go()
+                running += 1
+        ahead = len(self.workers) - running
+        # a free slot gets a worker at once; one ahead of its turn waits until none is starting
+        if self.waiting and (len(self.workers) < self.jobs or (ahead < self.jobs and all(w.ready for w in self.workers))):
+            stage, notebook, output = self.waiting.pop(0)
+            self.workers.append(_Worker(notebook, output, self.parameters, self.timeout, stage))
+        return bool(self.workers or self.waiting)
 
 
 def _stop(workers: Sequence[_Worker], grace_s: float = STOP_GRACE_S) -> None:
@@ -170,115 +209,10 @@ def _stop(workers: Sequence[_Worker], grace_s: float = STOP_GRACE_S) -> None:
             worker.stop()
         running, deadline = list(workers), time.monotonic() + grace_s
         while running and time.monotonic() < deadline:
-            for worker in _wait_any(running, timeout=deadline - time.monotonic()):
-                running.remove(worker)
+            running = [w for w in running if w.popen.poll() is None]
+            time.sleep(0.05)
     except KeyboardInterrupt:
         pass  # asked twice: no more waiting
     finally:
         for worker in workers:
             worker.close()
-
-
-def _worker_main(folder: str) -> None:
-    """A worker process: execute the notebook ``folder/job.json`` describes; write ``folder/result.json``."""
-    folder_path = Path(folder)
-    job = json.loads((folder_path / "job.json").read_text())
-    with contextlib.suppress(OSError, AttributeError):  # a child subreaper: orphans of the kernel come to us
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    for s in stopping.STOP_SIGNALS:  # whichever arrives (ours, or the machine's shutdown) interrupts the notebook
-        signal.signal(s, signal.default_int_handler)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, stopping.STOP_SIGNALS)
-    orphaned = threading.Event()
-    threading.Thread(target=_await_stop, args=(orphaned,), daemon=True).start()
-    try:
-        _execute_here(Path(job["notebook"]), Path(job["output"]), job["parameters"], job["timeout"], folder)
-        outcome = {"status": "ok"}
-    except NotebookFailed as exc:
-        outcome = {"status": "failed", "message": str(exc)}
-    except KeyboardInterrupt:
-        outcome = {"status": "interrupted"}
-    except Exception as exc:  # whatever papermill or the kernel raised: the parent says it in one message
-        traceback.print_exc()
-        outcome = {"status": "error", "message": f"{type(exc).__name__}: {exc}"}
-    for s in stopping.STOP_SIGNALS:  # from here on nothing may interrupt the worker's own cleanup
-        signal.signal(s, signal.SIG_IGN)
-    stopping.kill_tree(os.getpid(), keep_root=True)  # a kernel that would not stop, a program it left
-    for child in psutil.Process().children():
-        with contextlib.suppress(psutil.Error):
-            child.wait(timeout=5)  # reap what came to us as a subreaper
-    (folder_path / "result.tmp").write_text(json.dumps(outcome))
-    (folder_path / "result.tmp").rename(folder_path / "result.json")
-    if orphaned.is_set():  # nobody is left to read it or to remove the folder
-        shutil.rmtree(folder_path, ignore_errors=True)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)  # no interpreter shutdown: nothing left to do, and nothing there may hang (zmq, threads)
-
-
-def _await_stop(orphaned: threading.Event) -> None:
-    """In the worker: wait for "stop" (or the end of file, when leaklab died), then interrupt the notebook."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, stopping.STOP_SIGNALS)  # signals go to the main thread
-    try:
-        said = os.read(0, 64)  # not sys.stdin: its lock, held here, would stop the interpreter from exiting
-    except OSError:
-        said = b""
-    if not said:
-        orphaned.set()
-    ident = threading.main_thread().ident
-    assert ident is not None  # the main thread has started
-    signal.pthread_kill(ident, signal.SIGINT)
-
-
-def _execute_here(notebook: Path, output: Path, parameters: Mapping[str, object], timeout: float, folder: str) -> None:
-    """Run ``notebook`` with papermill in this process (a worker), the kernel's sockets in ``folder``."""
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-    output.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        papermill.execute_notebook(str(notebook), str(output), parameters=dict(parameters), kernel_name=KERNEL,
-                                   execution_timeout=timeout, progress_bar=False, cwd=str(notebook.parent),
-                                   kernel_manager_class=_local_kernel_manager(folder))
-    except PapermillExecutionError as exc:
-        printed = _printed(output, exc.cell_index)
-        raise NotebookFailed(f"notebook {notebook.name} failed in cell {exc.cell_index}:\n{exc.source}\n"
-                             + (f"--- the cell printed ---\n{printed}\n" if printed else "")
-                             + f"{exc}\n(executed copy: {output})", notebook=notebook.name) from None
-    except TimeoutError as exc:
-        raise NotebookFailed(f"notebook {notebook.name} exceeded its {timeout:g} s cell timeout: {exc}"
-                             f"\n(executed copy: {output})", notebook=notebook.name) from None
-
-
-def _printed(executed: Path, index: int) -> str:
-    """What cell ``index`` of an executed notebook wrote to stdout/stderr."""
-    import nbformat
-    try:
-        cell = nbformat.read(str(executed), as_version=4).cells[index]
-    except (OSError, IndexError, ValueError):
-        return ""
-    return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream").strip()
-
-
-def _local_kernel_manager(folder: str):
-    """A kernel manager whose kernel talks over Unix sockets (IPC) in ``folder``: no TCP port is opened.
-
-    jupyter_client's default IPC address is the relative ``kernel-ipc``, which puts the sockets in the
-    working directory (the source tree) and lets two executions at once pick the same socket names;
-    its connection file would go to the system's temporary folder. Both live in ``folder`` instead.
-    """
-    from jupyter_client.manager import AsyncKernelManager
-    from traitlets import default
-
-    class LocalKernelManager(AsyncKernelManager):
-        @default("transport")
-        def _transport_default(self) -> str:
-            return "ipc"
-
-        @default("ip")
-        def _ip_default(self) -> str:
-            return os.path.join(folder, "kernel-ipc")
-
-        @default("connection_file")
-        def _connection_file_default(self) -> str:
-            return os.path.join(folder, "kernel.json")
-
-    return LocalKernelManager

@@ -12,18 +12,20 @@ says what produced the numbers (Go version, GODEBUG, GOEXPERIMENT, parameters, d
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from . import service
 from . import versions as versions_page
 from .cases import families
 from .errors import LeakLabError
 from .lab import Result, check_limits
-from .notebook_exec import execute, execute_all, notebooks_dir
+from .notebook_exec import execute, execute_all, notebook_paths, notebooks_dir
 from .notebooks import load_results
 from .paths import resource
 from .records import OVERVIEW_RECORD, RECORD, check_records
@@ -104,25 +106,52 @@ def _exporter():
     return HTMLExporter(config=config, template_name="leaklab", extra_template_basedirs=[str(resource("templates"))])
 
 
+class _Pages:
+    """The report's pages, each rendered from its executed notebook (in any order, as they come) and
+    written together by :meth:`write`. ``notebooks`` name every page of the report (their order is the
+    nav bar's, the overview first); the "Reading a verdict" picture is drawn once, for the page that asks."""
+
+    def __init__(self, notebooks: Sequence[Path], report: Path, out: Path) -> None:
+        import nbformat
+        self.notebooks = sorted(notebooks, key=lambda p: page_name(p) != "index.html")
+        if not self.notebooks or page_name(self.notebooks[0]) != "index.html":
+            raise LeakLabError("the report needs the executed 00-overview notebook (its page is index.html)")
+        self.report, self.out = Path(report), Path(out)
+        self.pages = [{"href": page_name(p), "title": _title(nbformat.read(str(p), as_version=4), p)}
+                      for p in self.notebooks]
+        self.html: dict[str, str] = {}
+        self._exporter: Any = None  # made on the first page: nbconvert takes a while to import
+        self._reading: str | None = None
+
+    def render(self, executed: Path) -> None:
+        """Render the page of one executed notebook (kept until :meth:`write`)."""
+        import nbformat
+        nb = nbformat.read(str(executed), as_version=4)
+        i = [p["href"] for p in self.pages].index(page_name(executed))
+        if any(READING_TAG in c.metadata.get("tags", []) for c in nb.cells) and self._reading is None:
+            self._reading = reading_svg(self.out)
+        lab = {"pages": self.pages, "current": self.pages[i]["href"], "footer": _footer(self.out, executed),
+               "prev": self.pages[i - 1] if i > 0 else None,
+               "next": self.pages[i + 1] if i + 1 < len(self.pages) else None,
+               "reading_svg": self._reading or "", "reading_tag": READING_TAG}
+        self._exporter = self._exporter or _exporter()
+        self.html[self.pages[i]["href"]], _ = self._exporter.from_notebook_node(
+            nb, resources={"leaklab": lab, "metadata": {"name": self.pages[i]["title"]}})
+
+    def write(self) -> Path:
+        """Write the rendered pages into the report folder; return the path of ``index.html``."""
+        self.report.mkdir(parents=True, exist_ok=True)
+        for href, body in self.html.items():
+            (self.report / href).write_text(body, encoding="utf-8")
+        return self.report / "index.html"
+
+
 def render(executed: Sequence[Path], report: Path, out: Path) -> Path:
     """Write one HTML page per executed notebook into ``report``; return the path of ``index.html``."""
-    import nbformat
-    executed = sorted(executed, key=lambda p: page_name(p) != "index.html")
-    if not executed or page_name(executed[0]) != "index.html":
-        raise LeakLabError("the report needs the executed 00-overview notebook (its page is index.html)")
-    nbs = [nbformat.read(str(p), as_version=4) for p in executed]
-    pages = [{"href": page_name(p), "title": _title(nb, p)} for p, nb in zip(executed, nbs, strict=True)]
-    report.mkdir(parents=True, exist_ok=True)
-    exporter = _exporter()
-    wants_reading = any(READING_TAG in c.metadata.get("tags", []) for nb in nbs for c in nb.cells)
-    reading = reading_svg(Path(out)) if wants_reading else ""
-    for i, (path, nb) in enumerate(zip(executed, nbs, strict=True)):
-        lab = {"pages": pages, "current": pages[i]["href"], "footer": _footer(Path(out), path),
-               "prev": pages[i - 1] if i > 0 else None, "next": pages[i + 1] if i + 1 < len(pages) else None,
-               "reading_svg": reading, "reading_tag": READING_TAG}
-        body, _ = exporter.from_notebook_node(nb, resources={"leaklab": lab, "metadata": {"name": pages[i]["title"]}})
-        (report / pages[i]["href"]).write_text(body, encoding="utf-8")
-    return report / "index.html"
+    pages = _Pages(executed, report, out)
+    for path in executed:
+        pages.render(path)
+    return pages.write()
 
 
 @dataclass(frozen=True)
@@ -147,18 +176,29 @@ def build_report(out: Path, report: Path = DEFAULT_REPORT, limits: Limits = Limi
     check_limits(limits)
     started = time.monotonic()
     out, report = Path(out), Path(report)
-    executed = execute_all(out, report / "notebooks", duration=limits.duration_s, interval=limits.interval_s,
-                           warmup=limits.warmup_s, timeout=timeout, jobs=jobs, progress=progress)
-    problems = check_records(out) + service.check(out)  # the families' records, then the example service's
-    if versions:
-        if progress:
-            progress(f"{VERSIONS_NOTEBOOK} on Go {', '.join(versions)}")
-        executed.append(execute(notebooks_dir() / VERSIONS_NOTEBOOK, report / "notebooks" / VERSIONS_NOTEBOOK,
-                                {"duration": limits.duration_s, "interval": limits.interval_s,
-                                 "warmup": limits.warmup_s, "out": str(out.resolve()), "releases": list(versions)},
-                                timeout=max(timeout, VERSIONS_TIMEOUT_S)))
-        problems += versions_page.problems(out)
-    index = render(executed, report, out)
+    pages = _Pages(notebook_paths() + ([notebooks_dir() / VERSIONS_NOTEBOOK] if versions else []), report, out)
+    # Each page is rendered while the notebooks after it run; all are written once every notebook has run.
+    with concurrent.futures.ThreadPoolExecutor(1) as renderer:
+        rendering = []
+        executed = execute_all(out, report / "notebooks", duration=limits.duration_s, interval=limits.interval_s,
+                               warmup=limits.warmup_s, timeout=timeout, jobs=jobs, progress=progress,
+                               done=lambda page: rendering.append(renderer.submit(pages.render, page)))
+        problems = check_records(out) + service.check(out)  # the families' records, then the example service's
+        if versions:
+            if progress:
+                progress(f"{VERSIONS_NOTEBOOK} on Go {', '.join(versions)}")
+            page = execute(notebooks_dir() / VERSIONS_NOTEBOOK, report / "notebooks" / VERSIONS_NOTEBOOK,
+                           {"duration": limits.duration_s, "interval": limits.interval_s, "warmup": limits.warmup_s,
+                            "out": str(out.resolve()), "releases": list(versions)},
+                           timeout=max(timeout, VERSIONS_TIMEOUT_S))
+            executed.append(page)
+            problems += versions_page.problems(out)
+        for future in rendering:
+            future.result()
+    for page in executed:  # those no one said were done
+        if page_name(page) not in pages.html:
+            pages.render(page)
+    index = pages.write()
     if progress:
         progress(f"report written in {time.monotonic() - started:.0f} s")
     results = [r for f in families() for r in load_results(out, f.name) or []] + (service.load_results(out) or [])
