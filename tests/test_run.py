@@ -172,7 +172,7 @@ def test_the_program_ends_within_a_second_when_leaklab_is_killed_outright(tmp_pa
 
 def test_sampling_faster_than_the_bound_or_nan_is_refused():
     from leaklab import BadParameter
-    from leaklab.lab import check_limits
+    from leaklab.run import check_limits
     with pytest.raises(BadParameter, match="--interval"):
         check_limits(Limits(interval_s=1e-9))
     with pytest.raises(BadParameter, match="finite"):

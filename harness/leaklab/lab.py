@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
-import math
 import os
 import platform
 import shutil
@@ -30,7 +29,7 @@ from .load import ANSWERED, Load, LoadRun, fill_port
 from .load import driver as load_driver
 from .probe import Samples
 from .profiles import diagnosis_fields, leak_profile_env
-from .run import DEFAULT_OUT, Limits, Outcome, execute
+from .run import DEFAULT_OUT, Limits, Outcome, check_limits, execute
 from .runfolder import RunFolder, clean_stale_partials, partial_folder
 from .testloop import ITERATIONS, build_test, run_arguments
 from .toolchain import GoToolchain, find_go
@@ -81,28 +80,6 @@ class Result:
     def as_dict(self) -> dict:
         """The result as strict JSON values (NaN and infinities as None)."""
         return finite(dataclasses.asdict(self))  # type: ignore[return-value]
-
-
-#: Sampling faster than this costs more than it tells (and the harness keeps every sample).
-MIN_INTERVAL_S = 0.01
-
-
-def check_limits(limits: Limits) -> None:
-    """Raise :class:`BadParameter` when run limits make no sense."""
-    numbers = {"--interval": limits.interval_s, "--duration": limits.duration_s, "--warmup": limits.warmup_s,
-               "--mem-cap": limits.mem_cap_bytes, "--settle": limits.settle_s if limits.settle_s is not None else 1.0}
-    for name, value in numbers.items():
-        if not math.isfinite(value):
-            raise BadParameter(f"{name} must be a finite number, not {value}")
-    if not MIN_INTERVAL_S <= limits.interval_s <= 5:
-        raise BadParameter(f"--interval must be between {MIN_INTERVAL_S:g} and 5 seconds, not {limits.interval_s:g}")
-    if not 0 < limits.duration_s <= 3600:
-        raise BadParameter(f"--duration must be between 0 and 3600 seconds, not {limits.duration_s:g}")
-    if limits.warmup_s < 0 or limits.warmup_s >= limits.duration_s:
-        raise BadParameter(f"--warmup ({limits.warmup_s:g} s) must be shorter than --duration "
-                           f"({limits.duration_s:g} s)")
-    if limits.mem_cap_bytes < 16 * 1024 * 1024:
-        raise BadParameter("--mem-cap must be at least 16 MiB")
 
 
 def _provenance(go: GoToolchain, binary: Path, package: Path, limits: Limits, env: dict[str, str]) -> dict:

@@ -115,14 +115,14 @@ _WARM_UP = "import leaklab.notebooks, leaklab.diagnose, leaklab.service"
 def _start_kernel(notebook: Path, folder: str):
     """Start the ``leaklab`` kernel for ``notebook`` (its folder the working one, its sockets in ``folder``)
     and have it import the lab, silently (no output, no execution count); return its manager."""
-    import papermill  # noqa: F401  (imported now, before the notebook's turn)
     from jupyter_core.utils import run_sync
 
     km = _local_kernel_manager(folder)(kernel_name=KERNEL)
+    # as nbclient starts a kernel: in the notebook's folder, with an in-memory history
+    run_sync(km.start_kernel)(extra_arguments=["--HistoryManager.hist_file=:memory:"], cwd=str(notebook.parent))
+    import papermill  # noqa: F401  (imported while the kernel starts, before the notebook's turn)
 
-    async def start() -> None:
-        # as nbclient starts a kernel: in the notebook's folder, with an in-memory history
-        await km.start_kernel(extra_arguments=["--HistoryManager.hist_file=:memory:"], cwd=str(notebook.parent))
+    async def warm_up() -> None:
         kc = km.client()
         kc.start_channels()
         try:
@@ -131,7 +131,7 @@ def _start_kernel(notebook: Path, folder: str):
         finally:
             kc.stop_channels()
 
-    run_sync(start)()
+    run_sync(warm_up)()
     return km
 
 

@@ -12,12 +12,15 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import _json
 from .cases import Family, expectation, families
-from .lab import Result
 from .probe import SIGNALS
 from .runfolder import RunFolder
+
+if TYPE_CHECKING:
+    from .lab import Result
 
 __all__ = ["DEFAULT_VARIANTS", "OVERVIEW_RECORD", "RECORD", "check_record", "check_records", "record", "record_of"]
 

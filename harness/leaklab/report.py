@@ -13,23 +13,22 @@ says what produced the numbers (Go version, GODEBUG, GOEXPERIMENT, parameters, d
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import service
-from . import versions as versions_page
-from .cases import families
 from .errors import LeakLabError
-from .lab import Result, check_limits
 from .notebook_exec import execute, execute_all, notebook_paths, notebooks_dir
-from .notebooks import load_results
 from .paths import resource
 from .records import OVERVIEW_RECORD, RECORD, check_records
-from .run import Limits
+from .run import Limits, check_limits
+
+if TYPE_CHECKING:
+    from .lab import Result
 
 __all__ = ["DEFAULT_REPORT", "READING_TAG", "VERSIONS_NOTEBOOK", "VERSIONS_TIMEOUT_S", "Report", "build_report",
            "page_name", "reading_svg", "render"]
@@ -112,16 +111,20 @@ class _Pages:
     nav bar's, the overview first); the "Reading a verdict" picture is drawn once, for the page that asks."""
 
     def __init__(self, notebooks: Sequence[Path], report: Path, out: Path) -> None:
-        import nbformat
         self.notebooks = sorted(notebooks, key=lambda p: page_name(p) != "index.html")
         if not self.notebooks or page_name(self.notebooks[0]) != "index.html":
             raise LeakLabError("the report needs the executed 00-overview notebook (its page is index.html)")
         self.report, self.out = Path(report), Path(out)
-        self.pages = [{"href": page_name(p), "title": _title(nbformat.read(str(p), as_version=4), p)}
-                      for p in self.notebooks]
         self.html: dict[str, str] = {}
         self._exporter: Any = None  # made on the first page: nbconvert takes a while to import
         self._reading: str | None = None
+
+    @functools.cached_property
+    def pages(self) -> list[dict[str, str]]:
+        """The nav bar: each page's file and title (read when the first page is rendered, not before)."""
+        import nbformat
+        return [{"href": page_name(p), "title": _title(nbformat.read(str(p), as_version=4), p)}
+                for p in self.notebooks]
 
     def render(self, executed: Path) -> None:
         """Render the page of one executed notebook (kept until :meth:`write`)."""
@@ -164,6 +167,14 @@ class Report:
     problems: list[str]  #: how the records differ from ``expect.toml``, one sentence each (empty: as expected)
 
 
+def _preload() -> None:
+    """Import what the report needs once the notebooks have run (numpy, scipy, matplotlib, nbconvert: a
+    second or two), in the render thread while they run, rather than before they start or after they end."""
+    import nbconvert  # noqa: F401
+
+    from . import notebooks, reading, service, versions  # noqa: F401
+
+
 def build_report(out: Path, report: Path = DEFAULT_REPORT, limits: Limits = Limits(duration_s=3.0), *,
                  timeout: float = 300, jobs: int = 2, progress: Callable[[str], None] | None = None,
                  versions: Sequence[str] = ()) -> Report:
@@ -179,10 +190,19 @@ def build_report(out: Path, report: Path = DEFAULT_REPORT, limits: Limits = Limi
     pages = _Pages(notebook_paths() + ([notebooks_dir() / VERSIONS_NOTEBOOK] if versions else []), report, out)
     # Each page is rendered while the notebooks after it run; all are written once every notebook has run.
     with concurrent.futures.ThreadPoolExecutor(1) as renderer:
-        rendering = []
+        rendering: list[concurrent.futures.Future] = []
+
+        def done(page: Path) -> None:
+            if not rendering:  # the first page is done: the notebooks have their kernels, the cores have time
+                rendering.append(renderer.submit(_preload))
+            rendering.append(renderer.submit(pages.render, page))
+
         executed = execute_all(out, report / "notebooks", duration=limits.duration_s, interval=limits.interval_s,
-                               warmup=limits.warmup_s, timeout=timeout, jobs=jobs, progress=progress,
-                               done=lambda page: rendering.append(renderer.submit(pages.render, page)))
+                               warmup=limits.warmup_s, timeout=timeout, jobs=jobs, progress=progress, done=done)
+        from . import service
+        from . import versions as versions_page
+        from .cases import families
+        from .notebooks import load_results
         problems = check_records(out) + service.check(out)  # the families' records, then the example service's
         if versions:
             if progress:

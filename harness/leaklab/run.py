@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import os
 import secrets
 import signal
@@ -36,12 +37,12 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from .errors import Interrupted
+from .errors import BadParameter, Interrupted
 from .output import Output
 from .runfolder import RunFolder
 from .stopping import STOP_SIGNALS, Descendants, subreaper
 
-__all__ = ["DEFAULT_OUT", "Limits", "Outcome", "Tick", "execute", "signals_end_runs"]
+__all__ = ["DEFAULT_OUT", "MIN_INTERVAL_S", "Limits", "check_limits", "Outcome", "Tick", "execute", "signals_end_runs"]
 
 _MiB = 1024 * 1024
 
@@ -64,6 +65,28 @@ class Limits:
     sequential: bool = True
     #: How long growth must persist before an early verdict (None: a third of the window, 2 to 10 s).
     settle_s: float | None = None
+
+
+#: Sampling faster than this costs more than it tells (and the harness keeps every sample).
+MIN_INTERVAL_S = 0.01
+
+
+def check_limits(limits: Limits) -> None:
+    """Raise :class:`BadParameter` when run limits make no sense."""
+    numbers = {"--interval": limits.interval_s, "--duration": limits.duration_s, "--warmup": limits.warmup_s,
+               "--mem-cap": limits.mem_cap_bytes, "--settle": limits.settle_s if limits.settle_s is not None else 1.0}
+    for name, value in numbers.items():
+        if not math.isfinite(value):
+            raise BadParameter(f"{name} must be a finite number, not {value}")
+    if not MIN_INTERVAL_S <= limits.interval_s <= 5:
+        raise BadParameter(f"--interval must be between {MIN_INTERVAL_S:g} and 5 seconds, not {limits.interval_s:g}")
+    if not 0 < limits.duration_s <= 3600:
+        raise BadParameter(f"--duration must be between 0 and 3600 seconds, not {limits.duration_s:g}")
+    if limits.warmup_s < 0 or limits.warmup_s >= limits.duration_s:
+        raise BadParameter(f"--warmup ({limits.warmup_s:g} s) must be shorter than --duration "
+                           f"({limits.duration_s:g} s)")
+    if limits.mem_cap_bytes < 16 * 1024 * 1024:
+        raise BadParameter("--mem-cap must be at least 16 MiB")
 
 
 @dataclasses.dataclass

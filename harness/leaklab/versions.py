@@ -26,11 +26,10 @@ from matplotlib.figure import Figure
 from . import _json
 from .cases import cases_dir, families
 from .errors import LeakLabError
-from .lab import check_limits
 from .matrix import DEFAULT_VERSIONS, VersionRun, judged_curve, run_versions, version_checks
 from .plot import COLOURS, save_png
 from .probe import SIGNALS, read_samples
-from .run import Limits
+from .run import Limits, check_limits
 from .runfolder import RunFolder
 from .toolchain import GoToolchain, fetch_go
 

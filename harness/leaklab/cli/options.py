@@ -6,7 +6,7 @@ import argparse
 import math
 from pathlib import Path
 
-from ..run import DEFAULT_OUT, Limits
+from ..run import DEFAULT_OUT, Limits, check_limits
 
 __all__ = ["FAMILY_DURATION_S", "FAMILY_WARMUP_S", "PROGRAM_DURATION_S", "PROGRAM_WARMUP_S", "add_run_options",
            "assignment", "run_limits", "seconds", "seconds_or_zero"]
@@ -73,8 +73,6 @@ def run_limits(args: argparse.Namespace, duration: float = FAMILY_DURATION_S,
                warmup: float = FAMILY_WARMUP_S) -> Limits:
     """The :class:`Limits` of the run options (``duration`` and ``warmup`` when --duration and --warmup
     are not given), checked: :class:`~leaklab.errors.BadParameter` before anything runs."""
-    from ..lab import check_limits  # numpy behind it: not at start-up
-
     limits = Limits(duration_s=args.duration or duration, interval_s=args.interval,
                     warmup_s=warmup if args.warmup is None else args.warmup, mem_cap_bytes=args.mem_cap * 2**20,
                     sequential=not args.fixed_window, settle_s=args.settle)

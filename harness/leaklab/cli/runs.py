@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ..cases import families, get_family
 from ..errors import BadParameter, ToolchainError
-from ..run import DEFAULT_OUT, Limits
+from ..run import DEFAULT_OUT, Limits, check_limits
 from .console import err, out
 from .options import (
     FAMILY_DURATION_S,
@@ -195,8 +195,6 @@ def _versions(asked: list[str] | None) -> list[str]:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from .. import report
-    from ..lab import check_limits
-    from .terminal import verdict_block
 
     limits = Limits(duration_s=args.duration, interval_s=args.interval, warmup_s=args.warmup)
     check_limits(limits)
@@ -204,6 +202,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         made = report.build_report(args.out, args.report, limits, timeout=args.timeout, jobs=args.jobs,
                                    progress=lambda msg: status.update(f"executing notebooks: {msg}"),
                                    versions=_versions(args.versions))
+    from .terminal import verdict_block  # the verdict's modules (numpy, scipy) load once the notebooks run
     out.print(verdict_block(made.results))
     for problem in made.problems:
         err.print(f"[yellow]differs from expect.toml:[/] {escape(problem)}", highlight=False)
