@@ -81,7 +81,12 @@ def _linked_once(package: Path, output: Path, go: GoToolchain, env: dict[str, st
     except OSError:  # no cache to be had (a read-only home): build in place
         yield output.resolve()
         return
-    with lock:
+    built = cached.with_suffix(".ok")  # there only after a build that ended well: a killed one may leave
+    with lock:                          # a cut binary whose build ID still says it is up to date
         fcntl.flock(lock, fcntl.LOCK_EX)
+        if not built.exists():
+            cached.unlink(missing_ok=True)
+        built.unlink(missing_ok=True)
         yield cached
         shutil.copy2(cached, output)
+        built.touch()

@@ -61,8 +61,7 @@ def worker_main(folder: str) -> None:
     except Exception as exc:  # whatever papermill or the kernel raised: the parent says it in one message
         traceback.print_exc()
         outcome = {"status": "error", "message": f"{type(exc).__name__}: {exc}"}
-    for s in stopping.STOP_SIGNALS:  # from here on nothing may interrupt the worker's own cleanup
-        signal.signal(s, signal.SIG_IGN)
+    _ignore_stop_signals()  # from here on nothing may interrupt the worker's own cleanup
     if km is not None:  # as nbclient does with a kernel of its own: interrupt it (a run keeps .failed), then end it
         with contextlib.suppress(Exception):
             from jupyter_core.utils import run_sync
@@ -98,6 +97,12 @@ def _next_word() -> str:
     return line.decode(errors="replace").strip()
 
 
+#: Held while the notebook is interrupted, and while the worker stops taking interruptions: a "stop" that
+#: comes as the notebook ends does not interrupt the worker's cleanup.
+_interrupting = threading.Lock()
+_ended = threading.Event()
+
+
 def _await_stop(orphaned: threading.Event) -> None:
     """In the worker: wait for "stop" (or the end of file, when leaklab died), then interrupt the notebook."""
     signal.pthread_sigmask(signal.SIG_BLOCK, stopping.STOP_SIGNALS)  # signals go to the main thread
@@ -105,7 +110,22 @@ def _await_stop(orphaned: threading.Event) -> None:
         orphaned.set()
     ident = threading.main_thread().ident
     assert ident is not None  # the main thread has started
-    signal.pthread_kill(ident, signal.SIGINT)
+    with _interrupting:
+        if not _ended.is_set():
+            signal.pthread_kill(ident, signal.SIGINT)
+
+
+def _ignore_stop_signals() -> None:
+    """From now on the stop signals are ignored; one that came as the notebook ended is dropped."""
+    while True:
+        try:
+            with _interrupting:
+                _ended.set()
+                for s in stopping.STOP_SIGNALS:
+                    signal.signal(s, signal.SIG_IGN)  # a signal already pending is raised here, once
+            return
+        except KeyboardInterrupt:
+            continue  # the notebook has ended (or was interrupted) already: nothing left to interrupt
 
 
 #: What the kernel imports before the notebook's turn: the modules the lab's pages begin with.

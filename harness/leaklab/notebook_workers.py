@@ -39,18 +39,19 @@ _WORKER = "import sys; from leaklab.notebook_worker_main import worker_main; wor
 
 
 class _Worker:
-    """One notebook executed by a worker process (:func:`_worker_main`) in a session of its own."""
+    """One notebook executed by a worker process (:func:`leaklab.notebook_worker_main.worker_main`) in a
+    session of its own."""
 
     def __init__(self, notebook: Path, output: Path, parameters: Mapping[str, object], timeout: float,
                  stage: int = 0) -> None:
         self.notebook, self.output, self.stage, self.going = notebook, output, stage, False
-        self.folder = Path(tempfile.mkdtemp(prefix="leaklab-notebook-", dir=_socket_home()))
         job = {"notebook": str(notebook.resolve()), "output": str(output.resolve()), "parameters": dict(parameters),
                "timeout": timeout}
-        (self.folder / "job.json").write_text(json.dumps(job))
         package_home = str(Path(__file__).resolve().parents[1])  # the worker imports this very leaklab
         env = {**os.environ, "LEAKLAB_BATCH": "1", "PYTHONPATH": os.pathsep.join(filter(None, [package_home, os.environ.get("PYTHONPATH")]))}
+        self.folder = Path(tempfile.mkdtemp(prefix="leaklab-notebook-", dir=_socket_home()))
         try:
+            (self.folder / "job.json").write_text(json.dumps(job))
             with open(self.folder / "worker.log", "wb") as log:
                 self.popen = subprocess.Popen([sys.executable, "-c", _WORKER, str(self.folder)], stdin=subprocess.PIPE,
                                               stdout=log, stderr=log, env=env, start_new_session=True)

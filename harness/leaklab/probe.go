@@ -22,6 +22,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"expvar"
+	"io"
 	"os"
 	"runtime"
 	"runtime/metrics"
@@ -58,6 +59,12 @@ func init() {
 	if path == "" {
 		return
 	}
+	// The program's children inherit the environment: one that is a probed
+	// Go program too must not write here, nor read a pipe it does not have.
+	// (LEAKLAB_RUN_ID stays: it marks them as the run's.)
+	control := os.Getenv("LEAKLAB_CONTROL_FD")
+	os.Unsetenv("LEAKLAB_OUT")
+	os.Unsetenv("LEAKLAB_CONTROL_FD")
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		println("leaklab probe:", err.Error())
@@ -69,7 +76,7 @@ func init() {
 		runtime.MemProfileRate = 16 << 10
 	}
 	stop := make(chan struct{})
-	if fd, err := strconv.Atoi(os.Getenv("LEAKLAB_CONTROL_FD")); err == nil {
+	if fd, err := strconv.Atoi(control); err == nil {
 		syscall.CloseOnExec(fd) // the program's own children must not hold the pipe open
 		go leaklabControl(os.NewFile(uintptr(fd), "leaklab-control"), stop)
 	}
@@ -88,8 +95,11 @@ func leaklabControl(pipe *os.File, stop chan struct{}) {
 			close(stop)
 			stop = nil
 		}
-		if err != nil {
+		if err == io.EOF {
 			leaklabEndRun()
+		}
+		if err != nil {
+			return // not the harness's pipe after all: watch no more
 		}
 	}
 }

@@ -189,14 +189,15 @@ def build_report(out: Path, report: Path = DEFAULT_REPORT, limits: Limits = Limi
     out, report = Path(out), Path(report)
     pages = _Pages(notebook_paths() + ([notebooks_dir() / VERSIONS_NOTEBOOK] if versions else []), report, out)
     # Each page is rendered while the notebooks after it run; all are written once every notebook has run.
-    with concurrent.futures.ThreadPoolExecutor(1) as renderer:
-        rendering: list[concurrent.futures.Future] = []
+    renderer = concurrent.futures.ThreadPoolExecutor(1)
+    rendering: list[concurrent.futures.Future] = []
 
-        def done(page: Path) -> None:
-            if not rendering:  # the first page is done: the notebooks have their kernels, the cores have time
-                rendering.append(renderer.submit(_preload))
-            rendering.append(renderer.submit(pages.render, page))
+    def done(page: Path) -> None:
+        if not rendering:  # the first page is done: the notebooks have their kernels, the cores have time
+            rendering.append(renderer.submit(_preload))
+        rendering.append(renderer.submit(pages.render, page))
 
+    try:
         executed = execute_all(out, report / "notebooks", duration=limits.duration_s, interval=limits.interval_s,
                                warmup=limits.warmup_s, timeout=timeout, jobs=jobs, progress=progress, done=done)
         from . import service
@@ -215,6 +216,10 @@ def build_report(out: Path, report: Path = DEFAULT_REPORT, limits: Limits = Limi
             problems += versions_page.problems(out)
         for future in rendering:
             future.result()
+    except BaseException:
+        renderer.shutdown(wait=False, cancel_futures=True)  # a failed report renders nothing more
+        raise
+    renderer.shutdown()
     for page in executed:  # those no one said were done
         if page_name(page) not in pages.html:
             pages.render(page)
