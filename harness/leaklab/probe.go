@@ -12,8 +12,9 @@
 //
 // The live heap is only measured by a garbage collection. When the runtime
 // has not collected for a while, the probe forces one, at most once per
-// 100 times the CPU time the next one is expected to take, and never taking
-// the total over 1% of a core.
+// 100 times the CPU time the last one took, and only while the total, the
+// next one counted at the cost the heap's growth predicts, stays under 1% of
+// a core.
 // (Sampling itself costs about 16 us a sample: 0.03% of a core at 20 Hz.)
 
 package main
@@ -221,11 +222,11 @@ func (p *leaklabProbe) collect(now time.Time, wait time.Duration) {
 	if heap > max(p.costHeap, smallHeap) {
 		next = time.Duration(float64(p.cost) * float64(heap) / float64(max(p.costHeap, smallHeap)))
 	}
-	if now.Sub(p.lastSeen) < max(wait, 100*next) {
+	if now.Sub(p.lastSeen) < max(wait, 100*p.cost) {
 		return
 	}
-	// Keep the total under 1% of a core, counting the next one at twice that.
-	if p.forcedS+2*next.Seconds() > 0.01*now.Sub(p.start).Seconds() {
+	// Keep the total under 1% of a core, counting the next one at that.
+	if p.forcedS+next.Seconds() > 0.01*now.Sub(p.start).Seconds() {
 		return
 	}
 	// The cost is the CPU time the collection took (wall time on a busy
