@@ -20,10 +20,8 @@ CHEATS = FIXTURES / "cheats"
 NAMES = [f.name for f in families()]
 TODO = re.compile(r"^\s*// TODO\(you\):.*\n(^\s*//(?! TODO).*\n)*", re.M)
 
-#: The checker's limits here: runs stop once their verdict is certain, at 10 s at the most. (At 6 s, four
-#: checks at once beside three test workers and two CPU hogs once left the syncmap starter with too few
-#: collections to tell: "cannot tell yet", an honest answer, but not the one a leaking starter must get.)
-LIMITS = Limits(duration_s=10.0, warmup_s=1.0, interval_s=0.05)
+#: The checker's own limits: runs stop once their verdict is certain, at 6 s at the most.
+LIMITS = Limits(duration_s=6.0, warmup_s=1.0, interval_s=0.05)
 
 
 def _cheats():
