@@ -130,7 +130,7 @@ began, deadline = time.time(), time.monotonic() + 30
 def kernels_here():  # the other kernels started for this test's notebooks (they run in its folder)
     return [p for p in psutil.process_iter(["cmdline", "cwd"]) if p.pid != os.getpid()
             and "ipykernel_launcher" in " ".join(p.info["cmdline"] or []) and p.info["cwd"] == os.getcwd()]
-while len(kernels_here()) < 2 and time.monotonic() < deadline:
+while len(kernels_here()) < 1 and time.monotonic() < deadline:
     time.sleep(0.05)
 print(psutil.Process().create_time(), began, time.time())
 """
@@ -149,7 +149,7 @@ print(psutil.Process().create_time(), began, time.time())
 @pytest.mark.slow
 def test_kernels_start_before_their_turn_and_a_stage_waits_for_the_one_before(tmp_path):
     from leaklab.notebook_workers import execute_in_workers
-    # a waits until the kernels of b and c are up (they can only be, started ahead of their turn); b and c,
+    # a waits until the kernel of b is up (it can only be, started ahead of its turn); b and c,
     # the second stage, wait for each other (they can only meet if both run at once, in the two slots)
     a = _tiny_notebook(tmp_path / "a.ipynb", _FIRST)
     b = _tiny_notebook(tmp_path / "b.ipynb", f"NAME, OTHER = 'b', 'c'\n{_TOGETHER}")
@@ -162,7 +162,7 @@ def test_kernels_start_before_their_turn_and_a_stage_waits_for_the_one_before(tm
     (kernel_a, began_a, ended_a), (kernel_b, began_b, ended_b), (kernel_c, began_c, ended_c) = [
         map(float, nbformat.read(str(tmp_path / "out" / f"{n}.ipynb"), as_version=4).cells[-1].outputs[0]["text"]
             .split()) for n in "abc"]
-    assert kernel_b < ended_a and kernel_c < ended_a, "the next kernels were started only once a slot was free"
-    assert ended_a - began_a < 25, "a waited in vain for the kernels of b and c"
+    assert kernel_b < ended_a, "the next kernel was started only once a slot was free"
+    assert ended_a - began_a < 25, "a waited in vain for the kernel of b"
     assert began_b >= ended_a and began_c >= ended_a, "a notebook began before the stage before it had ended"
     assert began_c < ended_b and began_b < ended_c, "two slots: the second stage's notebooks ran one after the other"

@@ -138,8 +138,9 @@ def execute_in_workers(stages: Sequence[Sequence[tuple[Path, Path]]], parameters
     """Execute each (notebook, output), at most ``jobs`` at a time; raise the first failure once none is running.
 
     ``stages`` run in order: a notebook of a stage begins once every notebook of the stages before it
-    has ended. Up to ``jobs`` workers are started ahead of their turn, one at a time (the one starting
-    has the spare CPU), so that a freed slot is taken by a worker whose kernel is ready. ``done`` is
+    has ended. One worker is started ahead of its turn, once the others are up (more kernels warming at
+    once took the CPU the running pages' programs needed: a fixed program was called leaking in the
+    suite), so that a freed slot is taken by a worker whose kernel is ready. ``done`` is
     called with each output as its notebook has run.
     """
     schedule = _Schedule(stages, parameters, timeout, jobs)
@@ -195,9 +196,9 @@ class _Schedule:
             if not worker.going and running < self.jobs and worker.stage == earliest:
                 worker.go()
                 running += 1
-        ahead = len(self.workers) - running
-        # a free slot gets a worker at once; one ahead of its turn waits until none is starting
-        if self.waiting and (len(self.workers) < self.jobs or (ahead < self.jobs and all(w.ready for w in self.workers))):
+        # a free slot gets a worker at once, and one more waits ready for the next free slot
+        if self.waiting and (len(self.workers) < self.jobs or (len(self.workers) - running < 1
+                                                               and all(w.ready for w in self.workers))):
             stage, notebook, output = self.waiting.pop(0)
             self.workers.append(_Worker(notebook, output, self.parameters, self.timeout, stage))
         return bool(self.workers or self.waiting)
