@@ -8,9 +8,9 @@ pool's queue). The kernel's and the worker's own output go to a log file, shown 
 fails unexpectedly: an interrupted kernel prints pages of ZMQError tracebacks that say nothing.
 
 A worker is started before its notebook's turn: it imports papermill, starts the kernel and has it
-import the lab, then waits for "go". Started while the notebooks before them run their programs,
-the next workers are ready when a slot frees: the second or two a page would spend starting is
-spent while the others work.
+import the lab, then waits for "go". One is started ahead of its turn, while the notebooks before it
+run their programs, so a freed slot finds a kernel ready: the second or two a page would spend
+starting is spent while the others work.
 """
 
 from __future__ import annotations
