@@ -147,7 +147,7 @@ def executed_lab(tmp_path_factory):
     """
     from leaklab.notebook_exec import execute_all
     base = tmp_path_factory.mktemp("lab")
-    executed = execute_all(base / "runs", base / "executed", duration=10.0, interval=0.05, warmup=1.0, timeout=120)
+    executed = execute_all(base / "runs", base / "executed", duration=20.0, interval=0.05, warmup=1.0, timeout=120)
     return base / "runs", executed
 
 

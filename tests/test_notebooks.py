@@ -63,7 +63,7 @@ def test_records_hold_start_and_end_of_every_signal_and_the_pngs_exist(executed_
     out, _ = executed_lab
     for fam in families():
         rec = json.loads((out / fam.name / records.RECORD).read_text())
-        assert rec["go_version"].startswith("go") and rec["parameters"]["duration_s"] == 10.0
+        assert rec["go_version"].startswith("go") and rec["parameters"]["duration_s"] == 20.0
         for variant in ("leaky", "fixed"):
             signals = rec["variants"][variant]["signals"]
             assert {"heap_bytes", "goroutines", "rss_bytes"} <= signals.keys()

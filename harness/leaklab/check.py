@@ -244,9 +244,8 @@ def _judge(fam: Family, result: Result, limits: Limits, out: Path, go: GoToolcha
         lines = [f"{SIGNALS[n].label} {_fmt_rate(n, _rate_of(result, n))}" for n in leaking]
         return ("leaking", f"still leaking: {lines[0]}",
                 [_reason_of(result, leaking[0])] + [f"also growing: {line}" for line in lines[1:]], reference)
-    if result.verdict != "flat":
-        return ("inconclusive", f"cannot tell yet: {result.reason}",
-                [f"run longer, e.g. `leaklab check {fam.name} --duration {2 * limits.duration_s:g}`"], reference)
+    # Too little work fails a fix whatever its curve still has to show; only then can a curve not yet
+    # told apart from its threshold ask for a longer run.
     work = result.work_rate_per_s
     if work is None:
         return ("no-counter", f"the program no longer publishes its `{fam.work}` counter",
@@ -258,14 +257,15 @@ def _judge(fam: Family, result: Result, limits: Limits, out: Path, go: GoToolcha
     enough = work >= expected or (reference is not None and work >= WORK_FRACTION * reference)
     served = f"{work:,.0f} {fam.work}/s served (expected about {fam.work_rate:,.0f}/s"
     served += f"; the leaky program ran at {reference:,.0f}/s just now)" if reference is not None else ")"
+    curve = "the curve is flat" if result.verdict == "flat" else "the curve shows no leak yet"
     if not enough:
-        return ("too-little-work", f"the curve is flat, but the program does too little work: {served}",
+        return ("too-little-work", f"{curve}, but the program does too little work: {served}",
                 [f"a fix must keep serving at least {WORK_FRACTION:.0%} of the requests: returning early, "
                  "sleeping or skipping requests hides the leak without fixing it"], reference)
     rule = fam.evidence
     per_request = work_evidence(result, fam.name, limits.warmup_s)
     if rule is not None and per_request is not None and per_request < rule.per_request:
-        return ("too-little-work", f"the curve is flat and `{fam.work}` grows, but the requests skip their work: "
+        return ("too-little-work", f"{curve} and `{fam.work}` grows, but the requests skip their work: "
                 f"{per_request:,.0f} {rule.unit} per request, where each request {rule.does} "
                 f"(at least {rule.per_request:,.0f})",
                 ["counting a request is not serving it: keep the work each request does and remove only "
@@ -274,6 +274,9 @@ def _judge(fam: Family, result: Result, limits: Limits, out: Path, go: GoToolcha
                  "request with it, so the heap no longer sees it (`go build -gcflags=-m` shows this); a change "
                  "that stops handing the data to what lives on (a timer's closure, a cache) only shrinks what "
                  "leaks, the fix this exercise wants removes the leak itself"], reference)
+    if result.verdict != "flat":
+        return ("inconclusive", f"cannot tell yet: {result.reason}",
+                [f"run longer, e.g. `leaklab check {fam.name} --duration {2 * limits.duration_s:g}`"], reference)
     sig = SIGNALS[result.signal]
     return ("fixed", f"fixed: {sig.label} is flat ({_fmt_rate(result.signal, result.rate_per_s)}), {served}",
             [result.reason], reference)
