@@ -12,7 +12,9 @@
 //
 // The live heap is only measured by a garbage collection. When the runtime
 // has not collected for a while, the probe forces one, at most once per
-// 100 times the CPU time of the last one it forced: under 1% of a core.
+// 100 times the CPU time of the last one it forced, and only while the
+// total stays under 1% of a core with the next one counted at twice the cost
+// the heap's growth predicts for it.
 // (Sampling itself costs about 16 us a sample: 0.03% of a core at 20 Hz.)
 
 package main
@@ -148,15 +150,17 @@ type leaklabProbe struct {
 	names    []string
 	samples  []metrics.Sample
 	cycles   int // index of gc_cycles in samples, or -1
+	heap     int // index of heap_bytes in samples, or -1
 	lastGC   uint64
 	lastSeen time.Time     // when the GC count last changed
 	cost     time.Duration // the CPU time the last forced GC took
+	costHeap uint64        // the heap it collected
 	forced   int
 	forcedS  float64
 }
 
 func leaklabNewProbe(w *bufio.Writer) *leaklabProbe {
-	p := &leaklabProbe{w: w, enc: json.NewEncoder(w), start: time.Now(), cycles: -1}
+	p := &leaklabProbe{w: w, enc: json.NewEncoder(w), start: time.Now(), cycles: -1, heap: -1}
 	p.lastSeen = p.start
 	// Only ask for the metrics this runtime knows, so one probe fits every Go version.
 	known := map[string]bool{}
@@ -165,8 +169,11 @@ func leaklabNewProbe(w *bufio.Writer) *leaklabProbe {
 	}
 	for short, long := range leaklabMetrics {
 		if known[long] {
-			if short == "gc_cycles" {
+			switch short {
+			case "gc_cycles":
 				p.cycles = len(p.samples)
+			case "heap_bytes":
+				p.heap = len(p.samples)
 			}
 			p.names = append(p.names, short)
 			p.samples = append(p.samples, metrics.Sample{Name: long})
@@ -206,24 +213,47 @@ func (p *leaklabProbe) collect(now time.Time, wait time.Duration) {
 	if now.Sub(p.lastSeen) < max(wait, 100*p.cost) {
 		return
 	}
-	// A heap that grows makes each collection dearer than the last: keep the
-	// total under 1% of a core, counting the next one at twice the last.
-	if p.forcedS+2*p.cost.Seconds() > 0.01*now.Sub(p.start).Seconds() {
+	// A collection costs about in proportion to the heap: the next one is
+	// expected to cost the last one's, scaled by how the heap grew since. (On
+	// a heap of a few MiB the fixed part dominates: scaling from a tiny heap
+	// would overestimate a big one enough to keep it from ever coming.)
+	// Counting it twice keeps the total under 1% of a core even on a heap
+	// dearer to mark than its size says (pointer-rich, growing fast).
+	const smallHeap = 4 << 20
+	heap, next := uint64(0), p.cost
+	if p.heap >= 0 {
+		heap = p.samples[p.heap].Value.Uint64()
+	}
+	if heap > max(p.costHeap, smallHeap) {
+		next = time.Duration(float64(p.cost) * float64(heap) / float64(max(p.costHeap, smallHeap)))
+	}
+	if p.forcedS+2*next.Seconds() > 0.01*now.Sub(p.start).Seconds() {
 		return
 	}
-	// The cost is the CPU time the collection took (wall time on a busy
-	// machine is mostly waiting for a core).
+	// The cost is the CPU time the collection took, the smaller of two upper
+	// bounds: the runtime's GC CPU estimate (exact on an idle machine, but
+	// made of wall times: on a busy one a stop-the-world pause waiting for a
+	// core counts GOMAXPROCS times over) and the CPU the whole process used
+	// meanwhile (the program's own work included).
 	cpu := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
 	metrics.Read(cpu)
-	began, before := time.Now(), cpu[0].Value
+	began, before, used := time.Now(), cpu[0].Value, leaklabCPU()
 	runtime.GC()
-	p.cost = time.Since(began)
+	p.cost = time.Since(began) // with neither: the wall time
+	after := leaklabCPU()
+	if used >= 0 && after >= used {
+		p.cost = after - used
+	}
 	if before.Kind() == metrics.KindFloat64 {
 		metrics.Read(cpu)
-		p.cost = time.Duration((cpu[0].Value.Float64() - before.Float64()) * float64(time.Second))
+		gc := time.Duration((cpu[0].Value.Float64() - before.Float64()) * float64(time.Second))
+		if used < 0 || gc < p.cost {
+			p.cost = gc
+		}
 	}
 	p.forced++
 	p.forcedS += p.cost.Seconds()
+	p.costHeap = heap
 	p.lastSeen = time.Now()
 }
 
@@ -285,6 +315,15 @@ func leaklabProfile(dir, file, name string, debug int) {
 	}
 	defer f.Close()
 	p.WriteTo(f, debug)
+}
+
+// leaklabCPU is the CPU time the process has used (user and system), or -1.
+func leaklabCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return -1
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // leaklabRSS reads the resident set size from /proc/self/statm (pages).
