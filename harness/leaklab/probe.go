@@ -13,8 +13,8 @@
 // The live heap is only measured by a garbage collection. When the runtime
 // has not collected for a while, the probe forces one, at most once per
 // 100 times the CPU time of the last one it forced, and only while the
-// total stays under 1% of a core with the next one counted at twice the cost
-// the heap's growth predicts for it.
+// total, the next one counted at the cost the heap's growth predicts for it,
+// stays under 1% of a core.
 // (Sampling itself costs about 16 us a sample: 0.03% of a core at 20 Hz.)
 
 package main
@@ -217,8 +217,6 @@ func (p *leaklabProbe) collect(now time.Time, wait time.Duration) {
 	// expected to cost the last one's, scaled by how the heap grew since. (On
 	// a heap of a few MiB the fixed part dominates: scaling from a tiny heap
 	// would overestimate a big one enough to keep it from ever coming.)
-	// Counting it twice keeps the total under 1% of a core even on a heap
-	// dearer to mark than its size says (pointer-rich, growing fast).
 	const smallHeap = 4 << 20
 	heap, next := uint64(0), p.cost
 	if p.heap >= 0 {
@@ -227,7 +225,7 @@ func (p *leaklabProbe) collect(now time.Time, wait time.Duration) {
 	if heap > max(p.costHeap, smallHeap) {
 		next = time.Duration(float64(p.cost) * float64(heap) / float64(max(p.costHeap, smallHeap)))
 	}
-	if p.forcedS+2*next.Seconds() > 0.01*now.Sub(p.start).Seconds() {
+	if p.forcedS+next.Seconds() > 0.01*now.Sub(p.start).Seconds() {
 		return
 	}
 	// The cost is the CPU time the collection took, the smaller of two upper
