@@ -141,9 +141,11 @@ def leaklab(capsys):
 
 @pytest.fixture(scope="session")
 def executed_lab(tmp_path_factory):
-    """Every notebook executed once with short parameters: (run data folder, executed notebook paths).
+    """Every notebook executed once: (run data folder, executed notebook paths).
 
-    Shared by test_notebooks.py and test_report.py, so the families run once per test session.
+    Shared by test_notebooks.py and test_report.py, so the families run once per test session. Runs stop
+    once their verdict is certain (2-3 s on a quiet machine); the 20 s maximum is for a busy one (beside
+    two CPU hogs the fixed service was still undecided at 10 s).
     """
     from leaklab.notebook_exec import execute_all
     base = tmp_path_factory.mktemp("lab")
