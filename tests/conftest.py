@@ -145,11 +145,12 @@ def executed_lab(tmp_path_factory):
 
     Shared by test_notebooks.py and test_report.py, so the families run once per test session. Runs stop
     once their verdict is certain (2-3 s on a quiet machine); the 20 s maximum is for a busy one (beside
-    two CPU hogs the fixed service was still undecided at 10 s).
+    two CPU hogs the fixed service was still undecided at 10 s). A cell may take up to 240 s: in a fresh
+    container the service's cell also builds the load driver (vegeta fetched and compiled: over 120 s there).
     """
     from leaklab.notebook_exec import execute_all
     base = tmp_path_factory.mktemp("lab")
-    executed = execute_all(base / "runs", base / "executed", duration=20.0, interval=0.05, warmup=1.0, timeout=120)
+    executed = execute_all(base / "runs", base / "executed", duration=20.0, interval=0.05, warmup=1.0, timeout=240)
     return base / "runs", executed
 
 
