@@ -13,8 +13,8 @@
 // The live heap is only measured by a garbage collection. When the runtime
 // has not collected for a while, the probe forces one, at most once per
 // 100 times the CPU time of the last one it forced, and only while the
-// total, the next one counted at the cost the heap's growth predicts for it,
-// stays under 1% of a core.
+// total, the next one counted at twice the last one's cost, stays under 1%
+// of a core.
 // (Sampling itself costs about 16 us a sample: 0.03% of a core at 20 Hz.)
 
 package main
@@ -150,17 +150,15 @@ type leaklabProbe struct {
 	names    []string
 	samples  []metrics.Sample
 	cycles   int // index of gc_cycles in samples, or -1
-	heap     int // index of heap_bytes in samples, or -1
 	lastGC   uint64
 	lastSeen time.Time     // when the GC count last changed
 	cost     time.Duration // the CPU time the last forced GC took
-	costHeap uint64        // the heap it collected
 	forced   int
 	forcedS  float64
 }
 
 func leaklabNewProbe(w *bufio.Writer) *leaklabProbe {
-	p := &leaklabProbe{w: w, enc: json.NewEncoder(w), start: time.Now(), cycles: -1, heap: -1}
+	p := &leaklabProbe{w: w, enc: json.NewEncoder(w), start: time.Now(), cycles: -1}
 	p.lastSeen = p.start
 	// Only ask for the metrics this runtime knows, so one probe fits every Go version.
 	known := map[string]bool{}
@@ -169,11 +167,8 @@ func leaklabNewProbe(w *bufio.Writer) *leaklabProbe {
 	}
 	for short, long := range leaklabMetrics {
 		if known[long] {
-			switch short {
-			case "gc_cycles":
+			if short == "gc_cycles" {
 				p.cycles = len(p.samples)
-			case "heap_bytes":
-				p.heap = len(p.samples)
 			}
 			p.names = append(p.names, short)
 			p.samples = append(p.samples, metrics.Sample{Name: long})
@@ -213,19 +208,12 @@ func (p *leaklabProbe) collect(now time.Time, wait time.Duration) {
 	if now.Sub(p.lastSeen) < max(wait, 100*p.cost) {
 		return
 	}
-	// A collection costs about in proportion to the heap: the next one is
-	// expected to cost the last one's, scaled by how the heap grew since. (On
-	// a heap of a few MiB the fixed part dominates: scaling from a tiny heap
-	// would overestimate a big one enough to keep it from ever coming.)
-	const smallHeap = 4 << 20
-	heap, next := uint64(0), p.cost
-	if p.heap >= 0 {
-		heap = p.samples[p.heap].Value.Uint64()
-	}
-	if heap > max(p.costHeap, smallHeap) {
-		next = time.Duration(float64(p.cost) * float64(heap) / float64(max(p.costHeap, smallHeap)))
-	}
-	if p.forcedS+next.Seconds() > 0.01*now.Sub(p.start).Seconds() {
+	// A heap that grows makes each collection dearer than the last: keep the
+	// total under 1% of a core, counting the next one at twice the last.
+	// (Counting it at the last one's cost scaled by the heap's growth kept
+	// the bound better, but left fast-growing heaps on Go 1.22, whose
+	// collections cost more, too few live-heap points in 10 s.)
+	if p.forcedS+2*p.cost.Seconds() > 0.01*now.Sub(p.start).Seconds() {
 		return
 	}
 	// The cost is the CPU time the collection took, the smaller of two upper
@@ -251,7 +239,6 @@ func (p *leaklabProbe) collect(now time.Time, wait time.Duration) {
 	}
 	p.forced++
 	p.forcedS += p.cost.Seconds()
-	p.costHeap = heap
 	p.lastSeen = time.Now()
 }
 
