@@ -31,9 +31,7 @@ def test_verdict_rate_and_work_match_the_expectation(results, family, variant):
     assert (r.verdict, r.signal) == (exp.verdict, fam.signal), r.reason
     lo, hi = exp.rate
     assert lo <= r.rate_per_s <= hi, f"{family}/{variant}: {r.rate_per_s:,.0f} {r.unit}/s outside [{lo:g}, {hi:g}]"
-    # Half the promised rate at least: a busy machine serves less (goroutine/leaky served 68% in a fresh
-    # container whose first builds compiled beside the runs); a program that stopped working serves none.
-    assert r.work_rate_per_s >= 0.5 * fam.work_rate, "the program did less work than it promises"
+    assert r.work_rate_per_s >= 0.7 * fam.work_rate, "the program did less work than it promises"
     assert not r.capped
 
 
