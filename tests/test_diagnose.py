@@ -24,6 +24,7 @@ from leaklab.errors import DiagnosisMissing
 from leaklab.probe import SIGNALS
 from leaklab.profiles import (
     SITE_MIN_RATE,
+    SITE_MIN_SIGMAS,
     Frame,
     _parse_goroutines,
     _window,
@@ -35,6 +36,7 @@ from leaklab.profiles import (
     leak_profile_supported,
 )
 from leaklab.toolchain import GoToolchain
+from leaklab.watch import PROFILE_WINDOW_S
 
 from .conftest import FIXTURES
 
@@ -76,10 +78,12 @@ def test_the_top_growing_site_of_a_leaky_variant_is_the_leaking_allocation(runs,
     top = runs[(family, "leaky")].top_sites[0]
     assert (top["function"], top["line"]) == (function, _line(family, "leaky", text)), top
     assert top["site"] == f"{function} main.go:{top['line']}"
-    # Growth per second of the profiles' window, not bytes: a run that stops right after its warm-up has a
-    # short window (beside two CPU hogs goroutine/leaky's site grew 490,138 B in it). These leak >= 1.4 MiB/s.
-    window = _window(Path(runs[(family, "leaky")].run_dir))
-    assert window > 0 and top["bytes"] / window > SITE_MIN_RATE, (top["bytes"], window)
+    # Growth per second of the profiles' window, not bytes (these leak >= 1.4 MiB/s); a run sure right after its
+    # warm-up goes on until its profiles are PROFILE_WINDOW_S apart, so the growth stands out of sampling noise.
+    r = runs[(family, "leaky")]
+    window = _window(Path(r.run_dir))
+    assert window >= PROFILE_WINDOW_S - 2 * LIMITS.interval_s, (window, r.decided_after_s)
+    assert top["bytes"] / window > SITE_MIN_RATE and top["bytes"] > SITE_MIN_SIGMAS * top["noise_bytes"], (top, window)
 
 
 @pytest.mark.slow
@@ -277,22 +281,37 @@ PROBE = "#\t0x43\tmain.leaklabExpvars+0x1\t/src/app/zz_leaklab_probe.go:173\n"
 
 def test_heap_growth_is_read_from_the_text_profiles_unsampled_by_site(tmp_path):
     (tmp_path / "heap-start.txt").write_text(_heap_text(100.0, [(10, 10240, HANDLE), (1, 4096, PROBE)]))
-    (tmp_path / "heap-end.txt").write_text(_heap_text(102.0, [(30, 30720, HANDLE), (4, 1536, MALG),
+    (tmp_path / "heap-end.txt").write_text(_heap_text(102.0, [(60, 61440, HANDLE), (40, 15360, MALG),
                                                                (9, 900_000, PROBE)]))
     def unsampled(n: int, size: int) -> float:  # how pprof scales a sample of n objects of `size` bytes each
         return n / (1 - math.exp(-size / 16384))
 
     sites = heap_growth(tmp_path, goroot="/go", min_rate=0)
     assert [(s["site"], s["objects"]) for s in sites] == [
-        ("main.handle main.go:22", round(unsampled(30, 1024)) - round(unsampled(10, 1024))),
-        ("runtime.malg proc.go:5000", round(unsampled(4, 384)))]  # no frame of the program: named by the allocator's caller
-    assert sites[0]["bytes"] == round(unsampled(30, 1024) * 1024) - round(unsampled(10, 1024) * 1024)
+        ("main.handle main.go:22", round(unsampled(60, 1024)) - round(unsampled(10, 1024))),
+        ("runtime.malg proc.go:5000", round(unsampled(40, 384)))]  # no frame of the program: named by the allocator's caller
+    assert sites[0]["bytes"] == round(unsampled(60, 1024) * 1024) - round(unsampled(10, 1024) * 1024)
     assert _window(tmp_path) == pytest.approx(2.0)
-    # 0.32 MiB in 2 s: under the rate from which a site is named (sampling scatters by more than that)
+    # 0.81 MiB in 2 s: under the rate from which a site is named (sampling scatters by more than that)
     assert heap_growth(tmp_path, goroot="/go") == []
-    assert [s["site"] for s in heap_growth(tmp_path, goroot="/go", min_rate=100 * 1024)] == ["main.handle main.go:22"]
+    assert [s["site"] for s in heap_growth(tmp_path, goroot="/go", min_rate=350 * 1024)] == ["main.handle main.go:22"]
     (tmp_path / "goroutines.txt").write_text(DUMP)
     assert diagnose(tmp_path, goroot="/go").window_s == 2.0
+
+
+def test_a_site_is_named_only_when_it_grew_beyond_its_sampling_noise(tmp_path):
+    """A bounded map of 1 KiB answers is sampled anew as its entries are replaced: 256 then 290 samples of
+    it read as +0.56 MiB in 1 s, over SITE_MIN_RATE but 1.5 standard deviations of sampling noise; twice as
+    many samples is a growth."""
+    (tmp_path / "heap-start.txt").write_text(_heap_text(10.0, [(256, 256 * 1024, HANDLE)]))
+    (tmp_path / "heap-end.txt").write_text(_heap_text(11.0, [(290, 290 * 1024, HANDLE)]))
+    grew = heap_growth(tmp_path, goroot="/go", min_rate=0, top=5)
+    assert grew == []
+    (tmp_path / "heap-end.txt").write_text(_heap_text(11.0, [(512, 512 * 1024, HANDLE)]))
+    [site] = heap_growth(tmp_path, goroot="/go")
+    # about bytes × 16 KiB of variance in each profile
+    assert site["noise_bytes"] == pytest.approx(math.sqrt((site["start_bytes"] + site["end_bytes"]) * 16384), rel=0.05)
+    assert site["bytes"] > SITE_MIN_SIGMAS * site["noise_bytes"]
 
 
 def test_a_heap_profile_that_is_not_pprof_text_is_reported(tmp_path):

@@ -146,7 +146,8 @@ def measure(package: Path, family: str, variant: str, *, limits: Limits = Limits
         meta = {**_provenance(go, binary, package, limits, env), "go_directive": go_directive or "", "program": {
             "args": list(args), "cwd": str(Path(cwd or run_dir).resolve()), "env": sorted(program_env),
             "port": port, "load": load.as_dict() if load else None, "test": test}}
-        watch = Watch(RunFolder(run_dir).samples, [signal] if signal else PROGRAM_SIGNALS, limits, work, loading)
+        watch = Watch(RunFolder(run_dir).samples, [signal] if signal else PROGRAM_SIGNALS, limits, work, loading,
+                      profiled=profiles)
         label = f"{family}/{variant}"
         try:
             outcome = execute(binary, run_dir, limits, env={**env, **program_env}, return_interrupted=True,

@@ -24,6 +24,11 @@ __all__ = ["LIVE_POINTS", "Live", "LiveView", "Progress", "Watch", "cancelled", 
 #: How many recent points a live view shows.
 LIVE_POINTS = 48
 
+#: A run with profiles (``--diagnose``) is stopped no sooner than this long after its warm-up, when its start
+#: heap profile was taken, even when the verdict is sure sooner: over a shorter window a site's growth is
+#: hard to tell from the profile's sampling noise (see :data:`leaklab.profiles.SITE_MIN_SIGMAS`).
+PROFILE_WINDOW_S = 2.0
+
 #: ``progress(label, elapsed_s, rss_bytes)``, called while a program runs.
 Progress = Callable[[str, float, int], None]
 
@@ -53,8 +58,11 @@ class Watch:
     fails, ends the run with :attr:`problem` set.
     """
 
-    def __init__(self, path: Path, names: list[str], limits: Limits, work: str, load: LoadRun | None = None) -> None:
+    def __init__(self, path: Path, names: list[str], limits: Limits, work: str, load: LoadRun | None = None, *,
+                 profiled: bool = False) -> None:
         self.stream = SampleStream(path)
+        # A run with profiles goes on after its decision until its heap profiles are PROFILE_WINDOW_S apart.
+        self.hold_s = PROFILE_WINDOW_S if profiled else 0.0
         self.names, self.limits, self.work, self.load = names, limits, work, load
         self.sequential = limits.sequential
         self.seq: Sequential | None = None
@@ -62,6 +70,7 @@ class Watch:
         self.decision: Judgement | None = None
         self.latest: Judgement | None = None
         self.problem: str | None = None
+        self.program_t = 0.0  # the program time of the last sample
         if load is None:
             self._plan(limits.warmup_s)
 
@@ -79,13 +88,16 @@ class Watch:
         fresh = self.stream.poll()
         if self.load is not None:
             self._load_tick(elapsed)
-        if fresh and self.seq is not None and self.decision is None and self.problem is None:
+        if fresh and self.decision is not None:
+            self.program_t = float(self.stream.samples().t[-1])
+        elif fresh and self.seq is not None and self.problem is None:
             samples = self.samples()
-            if self.seq.due(float(samples.t[-1])):
+            self.program_t = float(samples.t[-1])
+            if self.seq.due(self.program_t):
                 self.latest = self.seq.look(samples)
                 if self.latest.decided and self.sequential:
                     self.decision = self.latest
-        done = self.decision is not None or self.problem is not None
+        done = self.problem is not None or (self.decision is not None and self.program_t >= self.warmup_s + self.hold_s)
         if self.load is not None and done:
             # The load ends first, so no request fails as the program ends, and the last profiles are taken without it.
             self.load.stop()
