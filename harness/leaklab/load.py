@@ -30,6 +30,7 @@ import platform
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -147,6 +148,10 @@ def _sources() -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.name in ("main.go", "go.mod", "go.sum"))
 
 
+#: Held while this process builds the load driver.
+_BUILDING = threading.Lock()
+
+
 def driver(go: GoToolchain, cache: Path | None = None) -> Path:
     """The load driver built by ``go``: from :data:`CACHE` when it was built before, else built now.
 
@@ -159,8 +164,13 @@ def driver(go: GoToolchain, cache: Path | None = None) -> Path:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     cache = Path(cache or CACHE)
     binary = cache / f"leaklab-load-{digest.hexdigest()[:16]}"
-    if binary.is_file():
-        return binary
+    with _BUILDING:  # two runs of one process (leaky and fixed side by side) build it once, not into one file
+        if not binary.is_file():
+            _build_driver(go, cache, binary)
+    return binary
+
+
+def _build_driver(go: GoToolchain, cache: Path, binary: Path) -> None:
     cache.mkdir(parents=True, exist_ok=True)
     partial = binary.with_name(f".{binary.name}.{os.getpid()}.partial")
     env = {"CGO_ENABLED": "0", "GOFLAGS": "-mod=readonly -buildvcs=false", "GOWORK": "off"}
@@ -174,7 +184,6 @@ def driver(go: GoToolchain, cache: Path | None = None) -> Path:
         raise BuildFailed(f"could not build the load driver (vegeta, fetched once from the Go module proxy and "
                           f"then cached in {cache}): check the network or $GOPROXY.\n{proc.stderr.strip()[-1500:]}")
     os.replace(partial, binary)
-    return binary
 
 
 class LoadRun:
