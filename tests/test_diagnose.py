@@ -267,9 +267,11 @@ def test_a_run_without_profiles_says_how_to_get_them(tmp_path):
         heap_growth(tmp_path)
 
 
-def _heap_text(last_gc_s: float, records: list[tuple[int, int, str]]) -> str:
-    """A heap profile in pprof's text form, sampled at runtime.MemProfileRate = 16 KiB."""
-    body = "".join(f"{n}: {b} [{n}: {b}] @ 0x1 0x2\n{frames}\n" for n, b, frames in records)
+def _heap_text(last_gc_s: float, records: list[tuple]) -> str:
+    """A heap profile in pprof's text form, sampled at runtime.MemProfileRate = 16 KiB: records of (in-use
+    objects, in-use bytes, frames[, allocated objects, allocated bytes]), all allocated kept unless said."""
+    body = "".join(f"{r[0]}: {r[1]} [{r[3] if len(r) > 3 else r[0]}: {r[4] if len(r) > 3 else r[1]}] @ 0x1 0x2\n{r[2]}\n"
+                   for r in records)
     return f"heap profile: 0: 0 [0: 0] @ heap/32768\n{body}\n# runtime.MemStats\n# LastGC = {int(last_gc_s * 1e9)}\n"
 
 
@@ -300,16 +302,21 @@ def test_heap_growth_is_read_from_the_text_profiles_unsampled_by_site(tmp_path):
 
 
 def test_a_site_is_named_only_when_it_grew_beyond_its_sampling_noise(tmp_path):
-    """A bounded map of 1 KiB answers is sampled anew as its entries are replaced: 256 then 290 samples of
-    it read as +0.56 MiB in 1 s, over SITE_MIN_RATE but 1.5 standard deviations of sampling noise; twice as
-    many samples is a growth."""
+    """256 then 290 samples of 1 KiB answers read as +0.56 MiB in 1 s, over SITE_MIN_RATE. Kept, all of them
+    (what was allocated in between is what was added), it is a leak, 6 standard deviations of its sampling
+    noise; from a bounded map whose entries are all replaced in between (each profile samples other
+    objects), 1.5 of them: not named. Twice as many samples in the map is a growth again."""
     (tmp_path / "heap-start.txt").write_text(_heap_text(10.0, [(256, 256 * 1024, HANDLE)]))
     (tmp_path / "heap-end.txt").write_text(_heap_text(11.0, [(290, 290 * 1024, HANDLE)]))
-    grew = heap_growth(tmp_path, goroot="/go", min_rate=0, top=5)
-    assert grew == []
-    (tmp_path / "heap-end.txt").write_text(_heap_text(11.0, [(512, 512 * 1024, HANDLE)]))
+    [leak] = heap_growth(tmp_path, goroot="/go")
+    assert leak["bytes"] > 6 * leak["noise_bytes"]
+    # the same in-use bytes, with 2,000 samples allocated by then, 1,000 of them since the start profile
+    (tmp_path / "heap-start.txt").write_text(_heap_text(10.0, [(256, 256 * 1024, HANDLE, 1000, 1000 * 1024)]))
+    (tmp_path / "heap-end.txt").write_text(_heap_text(11.0, [(290, 290 * 1024, HANDLE, 2000, 2000 * 1024)]))
+    assert heap_growth(tmp_path, goroot="/go", min_rate=0) == []
+    (tmp_path / "heap-end.txt").write_text(_heap_text(11.0, [(512, 512 * 1024, HANDLE, 2000, 2000 * 1024)]))
     [site] = heap_growth(tmp_path, goroot="/go")
-    # about bytes × 16 KiB of variance in each profile
+    # about bytes × 16 KiB of variance from each profile, the map's objects being others in each
     assert site["noise_bytes"] == pytest.approx(math.sqrt((site["start_bytes"] + site["end_bytes"]) * 16384), rel=0.05)
     assert site["bytes"] > SITE_MIN_SIGMAS * site["noise_bytes"]
 

@@ -95,18 +95,35 @@ def _records(text: str, header: re.Pattern) -> list[tuple[re.Match, list[Frame]]
     return records
 
 
-_HEAP_RECORD = re.compile(r"^(\d+): (\d+) \[\d+: \d+\] @")
+_HEAP_RECORD = re.compile(r"^(\d+): (\d+) \[(\d+): (\d+)\] @")
 
 
-def _read_heap(path: Path, goroot: str) -> tuple[float, Counter, Counter, Counter]:
-    """When the snapshot was taken (its GC, in s), and the in-use bytes, objects and the sampling variance of the
-    bytes (in bytes²) of each site.
+@dataclasses.dataclass
+class _Site:
+    """One site of a heap profile, unsampled: in-use bytes and objects, bytes allocated since the program
+    started, and the sampling variance of the in-use bytes (bytes²)."""
 
-    The text form holds sampled counts; they are scaled up as pprof does for the binary form. An object of
-    ``s`` bytes is sampled with probability ``p = 1 - exp(-s/rate)`` and counted ``1/p`` times, so ``n``
-    objects of it are estimated with variance ``n s² (1-p)/p``: about ``bytes × rate`` for small objects, none
-    for objects much larger than the rate.
+    bytes: float = 0.0
+    objects: float = 0.0
+    allocated: float = 0.0
+    variance: float = 0.0
+
+
+def _unsampled(objects: int, size: int, sampling: float) -> tuple[float, float, float]:
+    """(objects, bytes, variance of the bytes) of a sample of ``objects`` objects of ``size`` bytes in all.
+
+    An object of ``s`` bytes is sampled with probability ``p = 1 - exp(-s/rate)`` and counted ``1/p``
+    times (as pprof scales the binary form), so ``n`` objects of it are estimated with variance
+    ``n s² (1-p)/p``: about ``bytes × rate`` for small objects, none for objects much larger than the rate.
     """
+    if not objects:
+        return 0.0, 0.0, 0.0
+    scale = 1 / -math.expm1(-size / objects / sampling) if sampling > 1 else 1.0
+    return objects * scale, size * scale, size * scale * (size / objects) * (scale - 1)
+
+
+def _read_heap(path: Path, goroot: str) -> tuple[float, dict[Frame, _Site]]:
+    """When the snapshot was taken (its GC, in s), and each site's numbers (:class:`_Site`)."""
     if not path.exists():
         raise DiagnosisMissing(f"{path.parent} has no heap profiles: run with profiles=True (`leaklab run --diagnose`)", path=path)
     text = path.read_text(errors="replace")
@@ -114,24 +131,35 @@ def _read_heap(path: Path, goroot: str) -> tuple[float, Counter, Counter, Counte
     if not (rate and last_gc):
         raise DiagnosisMissing(f"{path} is not a heap profile in pprof's text form (debug=1)", path=path)
     sampling = int(rate[1]) / 2  # the legacy header carries twice runtime.MemProfileRate
-    by_bytes: Counter[Frame] = Counter()
-    by_objects: Counter[Frame] = Counter()
-    variance: Counter[Frame] = Counter()
+    sites: dict[Frame, _Site] = {}
     for m, frames in _records(text, _HEAP_RECORD):
-        objects, size, site = int(m[1]), int(m[2]), _site(frames, goroot)
-        if objects and site is not None:
-            scale = 1 / -math.expm1(-size / objects / sampling) if sampling > 1 else 1.0
-            by_bytes[site] += round(size * scale)
-            by_objects[site] += round(objects * scale)
-            variance[site] += round(size * scale * (size / objects) * (scale - 1))
-    return int(last_gc[1]) / 1e9, by_bytes, by_objects, variance
+        site = _site(frames, goroot)
+        if site is not None:
+            one = sites.setdefault(site, _Site())
+            objects, size, variance = _unsampled(int(m[1]), int(m[2]), sampling)
+            one.objects, one.bytes, one.variance = one.objects + objects, one.bytes + size, one.variance + variance
+            one.allocated += _unsampled(int(m[3]), int(m[4]), sampling)[1]
+    return int(last_gc[1]) / 1e9, sites
+
+
+def _noise(a: _Site, b: _Site) -> float:
+    """The standard deviation, from sampling alone, of a site's growth from profile ``a`` to ``b``.
+
+    The growth is what was sampled among the objects allocated in between and kept, less what was sampled
+    among the old ones freed: each costs about its bytes times the rate in variance. A site that only
+    keeps (a leak) is as noisy as its growth; one whose objects are all replaced (a bounded cache) as
+    its two in-use sizes together, the two profiles then sampling different objects.
+    """
+    per_byte = (a.variance + b.variance) / (a.bytes + b.bytes) if a.bytes + b.bytes > 0 else 0.0
+    new = max(0.0, b.allocated - a.allocated)
+    return math.sqrt(per_byte * (min(new, b.bytes) + min(a.bytes, max(0.0, a.bytes + new - b.bytes))))
 
 
 #: A site is named as growing from this rate on: a sampled heap profile (one sample per 16 KiB) over a
 #: window of a second or two scatters by a few hundred KiB, far above the verdict's 100 KiB/s threshold.
 SITE_MIN_RATE = 512 * 1024
 
-#: And only when its growth is this many standard deviations of the two profiles' sampling noise: a fixed
+#: And only when its growth is this many standard deviations of its sampling noise (:func:`_noise`): a fixed
 #: program's bounded 4 MiB map was once named at +591 KiB in a ~1 s window, 1.6 of them.
 SITE_MIN_SIGMAS = 4.0
 
@@ -146,15 +174,17 @@ def heap_growth(run_dir: Path, *, goroot: str = "", top: int = 5,
     ``end_bytes``, ``noise_bytes`` (the growth's standard deviation from sampling alone), ``objects``
     (growth), ``function``, ``file``, ``line``.
     """
-    (t0, b0, o0, v0), (t1, b1, o1, v1) = (_read_heap(RunFolder(run_dir).heap_profile(w), goroot)
-                                          for w in ("start", "end"))
+    (t0, start), (t1, end) = (_read_heap(RunFolder(run_dir).heap_profile(w), goroot) for w in ("start", "end"))
     window = max(t1 - t0, 1e-3)
-    sites = [{"site": f.site, "bytes": b1[f] - b0[f], "start_bytes": b0[f], "end_bytes": b1[f],
-              "noise_bytes": round(math.sqrt(v0[f] + v1[f])), "objects": o1[f] - o0[f],
-              "function": f.function, "file": f.file, "line": f.line}
-             for f in set(b0) | set(b1) if (b1[f] - b0[f]) / window >= min_rate]
-    sites = [s for s in sites if s["bytes"] > SITE_MIN_SIGMAS * s["noise_bytes"]]
-    return sorted(sites, key=lambda s: -s["bytes"])[:top]
+    sites: list[dict] = []
+    for f in set(start) | set(end):
+        a, b = start.get(f, _Site()), end.get(f, _Site())
+        grew, noise = round(b.bytes) - round(a.bytes), _noise(a, b)
+        if grew / window >= min_rate and grew > SITE_MIN_SIGMAS * noise:
+            sites.append({"site": f.site, "bytes": grew, "start_bytes": round(a.bytes), "end_bytes": round(b.bytes),
+                          "noise_bytes": round(noise), "objects": round(b.objects) - round(a.objects),
+                          "function": f.function, "file": f.file, "line": f.line})
+    return sorted(sites, key=lambda s: -int(s["bytes"]))[:top]
 
 
 def _window(run_dir: Path) -> float:

@@ -28,6 +28,9 @@ LIVE_POINTS = 48
 #: heap profile was taken, even when the verdict is sure sooner: over a shorter window a site's growth is
 #: hard to tell from the profile's sampling noise (see :data:`leaklab.profiles.SITE_MIN_SIGMAS`).
 PROFILE_WINDOW_S = 2.0
+#: And, when the heap leaks, no sooner than it has grown by this much since then (within the run's maximum):
+#: 64 samples of a 16 KiB-sampled heap profile, 8 standard deviations of the sampling noise of a leak's site.
+PROFILE_GROWTH_BYTES = 1 << 20
 
 #: ``progress(label, elapsed_s, rss_bytes)``, called while a program runs.
 Progress = Callable[[str, float, int], None]
@@ -97,7 +100,7 @@ class Watch:
                 self.latest = self.seq.look(samples)
                 if self.latest.decided and self.sequential:
                     self.decision = self.latest
-        done = self.problem is not None or (self.decision is not None and self.program_t >= self.warmup_s + self.hold_s)
+        done = self.problem is not None or (self.decision is not None and self.program_t >= self.warmup_s + self._hold())
         if self.load is not None and done:
             # The load ends first, so no request fails as the program ends, and the last profiles are taken without it.
             self.load.stop()
@@ -107,6 +110,13 @@ class Watch:
         if live:
             live(self.view(label, elapsed, rss))
         return done
+
+    def _hold(self) -> float:
+        """How long after the warm-up a decided run goes on (for its profiles): see PROFILE_WINDOW_S."""
+        heap = self.decision.signals.get("heap_bytes") if self.decision and self.hold_s else None
+        if heap is not None and heap.verdict == "leak" and heap.rate_per_s > 0:
+            return max(self.hold_s, PROFILE_GROWTH_BYTES / heap.rate_per_s)
+        return self.hold_s
 
     def _load_tick(self, elapsed: float) -> None:
         load = self.load
