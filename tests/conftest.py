@@ -1,3 +1,4 @@
+import contextlib
 import json
 import os
 import shutil
@@ -11,6 +12,7 @@ import pytest
 
 from leaklab.cli import main
 from leaklab.errors import LeakLabError
+from leaklab.paths import resource
 from leaklab.profiles import leak_profile_env
 from leaklab.toolchain import fetch_go, find_go
 
@@ -29,28 +31,44 @@ def pytest_configure(config):
 
 def pytest_sessionstart(session):
     """Before the first test (and any pytest-xdist worker): compile the standard library the lab's programs
-    use, on each Go the suite builds with and in each way it builds (plain, with the goroutine leak profile,
-    with -asan). On a fresh machine that is about a minute of both cores; left to the tests, the compilers ran
-    beside their runs (in a fresh container a leaky program served 68% of its work rate while they did)."""
-    if os.environ.get("PYTEST_XDIST_WORKER") or "not slow" in (session.config.option.markexpr or ""):
+    and its probe use, on each Go the suite builds with and in each way it builds (plain, with the goroutine
+    leak profile, with -asan, as tests). On a fresh machine that is about a minute of both cores; left to the
+    tests, the compilers ran beside their runs (in a fresh container a leaky program served 68% of its work
+    rate while they did). Whatever fails here is left for the tests that need it to report."""
+    if os.environ.get("PYTEST_XDIST_WORKER") or not _selects_slow(session.config.option.markexpr):
         return
     say = session.config.pluginmanager.get_plugin("terminalreporter")
     if say:
-        say.write_line("compiling the standard library the lab's programs use (once; cached by Go) ...")
+        say.write_line("compiling the standard library the lab's programs use (once; Go caches it) ...")
     try:
         go = find_go()
         std = [pkg for pkg in go.run("list", "-deps", "-f", "{{if .Standard}}{{.ImportPath}}{{end}}", "./...",
-                                     cwd=CASES).stdout.split() if not {"internal", "vendor"} & set(pkg.split("/"))]
-        others = [fetch_go(v) for v in os.environ.get("LEAKLAB_TEST_GO", "1.22").split()]
+                                     str(resource("probe.go")), cwd=CASES, timeout=60).stdout.split()
+               if not {"internal", "vendor"} & set(pkg.split("/"))]
     except LeakLabError:
-        return  # the tests that need these say so, each in its own words
-    builds = [(go, {}, [], ["./..."]), (go, {"CGO_ENABLED": "1"}, ["-asan"], ["./05-cgo/..."])]
-    builds += [(go, leak_profile_env(go), [], ["./..."])] if leak_profile_env(go) else []
+        return
+    builds = [(go, {}, ["-test"], ["./..."]), (go, {"CGO_ENABLED": "1"}, ["-asan"], ["./05-cgo/...", *std])]
+    builds += [(go, leak_profile_env(go), [], std)] if leak_profile_env(go) else []
+    for release in os.environ.get("LEAKLAB_TEST_GO", "1.22").split():
+        with contextlib.suppress(LeakLabError):
+            builds.append((fetch_go(release), {}, [], std))
     with tempfile.TemporaryDirectory(prefix="leaklab-warm-") as outside_any_module:
         for toolchain, env, flags, packages in builds:
-            toolchain.run("list", "-e", *flags, "-export", "-deps", *packages, cwd=CASES, env=env)
-        for older in others:  # their go.mod asks for a newer Go than these: the packages by name, outside it
-            older.run("list", "-e", "-export", "-deps", *std, cwd=Path(outside_any_module))
+            # the lab's own packages from its module; the standard ones by name (an older Go refuses go.mod)
+            where = CASES if any(p.startswith("./") for p in packages) else Path(outside_any_module)
+            with contextlib.suppress(LeakLabError):
+                toolchain.run("list", "-e", *flags, "-export", "-deps", *packages, cwd=where, env=env, timeout=300)
+
+
+def _selects_slow(markexpr: str) -> bool:
+    """Whether ``-m markexpr`` runs tests marked slow (the ones that run Go programs)."""
+    if not markexpr:
+        return True
+    try:
+        from _pytest.mark.expression import Expression  # pytest's own reading of -m
+        return Expression.compile(markexpr).evaluate(lambda name, **_: name == "slow")
+    except Exception:  # another pytest: warm rather than guess
+        return True
 
 
 def _restore_signals():

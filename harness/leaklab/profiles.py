@@ -95,35 +95,27 @@ def _records(text: str, header: re.Pattern) -> list[tuple[re.Match, list[Frame]]
     return records
 
 
-_HEAP_RECORD = re.compile(r"^(\d+): (\d+) \[(\d+): (\d+)\] @")
+_HEAP_RECORD = re.compile(r"^(\d+): (\d+) \[(\d+): (\d+)\] @(.*)$")
 
 
 @dataclasses.dataclass
 class _Site:
-    """One site of a heap profile, unsampled: in-use bytes and objects, bytes allocated since the program
-    started, and the sampling variance of the in-use bytes (bytes²)."""
+    """One site of a heap profile, unsampled: its in-use bytes and objects, and per record (a stack and an
+    object size, as the runtime keeps them) the in-use bytes and the bytes allocated since the start."""
 
     bytes: float = 0.0
     objects: float = 0.0
-    allocated: float = 0.0
-    variance: float = 0.0
+    records: dict[tuple[str, int], tuple[float, float]] = dataclasses.field(default_factory=dict)
 
 
-def _unsampled(objects: int, size: int, sampling: float) -> tuple[float, float, float]:
-    """(objects, bytes, variance of the bytes) of a sample of ``objects`` objects of ``size`` bytes in all.
-
-    An object of ``s`` bytes is sampled with probability ``p = 1 - exp(-s/rate)`` and counted ``1/p``
-    times (as pprof scales the binary form), so ``n`` objects of it are estimated with variance
-    ``n s² (1-p)/p``: about ``bytes × rate`` for small objects, none for objects much larger than the rate.
-    """
-    if not objects:
-        return 0.0, 0.0, 0.0
-    scale = 1 / -math.expm1(-size / objects / sampling) if sampling > 1 else 1.0
-    return objects * scale, size * scale, size * scale * (size / objects) * (scale - 1)
+def _scale(size: float, sampling: float) -> float:
+    """How many objects of ``size`` bytes one sample stands for: the runtime samples one with probability
+    ``p = 1 - exp(-size/rate)``, and pprof counts it ``1/p`` times."""
+    return 1 / -math.expm1(-size / sampling) if sampling > 1 and size > 0 else 1.0
 
 
-def _read_heap(path: Path, goroot: str) -> tuple[float, dict[Frame, _Site]]:
-    """When the snapshot was taken (its GC, in s), and each site's numbers (:class:`_Site`)."""
+def _read_heap(path: Path, goroot: str) -> tuple[float, float, dict[Frame, _Site]]:
+    """When the snapshot was taken (its GC, in s), the sampling rate (bytes), and each site's numbers."""
     if not path.exists():
         raise DiagnosisMissing(f"{path.parent} has no heap profiles: run with profiles=True (`leaklab run --diagnose`)", path=path)
     text = path.read_text(errors="replace")
@@ -134,25 +126,37 @@ def _read_heap(path: Path, goroot: str) -> tuple[float, dict[Frame, _Site]]:
     sites: dict[Frame, _Site] = {}
     for m, frames in _records(text, _HEAP_RECORD):
         site = _site(frames, goroot)
-        if site is not None:
-            one = sites.setdefault(site, _Site())
-            objects, size, variance = _unsampled(int(m[1]), int(m[2]), sampling)
-            one.objects, one.bytes, one.variance = one.objects + objects, one.bytes + size, one.variance + variance
-            one.allocated += _unsampled(int(m[3]), int(m[4]), sampling)[1]
-    return int(last_gc[1]) / 1e9, sites
+        (n, b), (an, ab) = (int(m[1]), int(m[2])), (int(m[3]), int(m[4]))
+        if site is None or not (n or an):
+            continue
+        size = b / n if n else ab / an  # one object size per record
+        scale = _scale(size, sampling)
+        one = sites.setdefault(site, _Site())
+        one.bytes, one.objects = one.bytes + b * scale, one.objects + n * scale
+        key = (m[5].strip(), round(size))
+        inuse, allocated = one.records.get(key, (0.0, 0.0))
+        one.records[key] = (inuse + b * scale, allocated + ab * scale)
+    return int(last_gc[1]) / 1e9, sampling, sites
 
 
-def _noise(a: _Site, b: _Site) -> float:
+def _noise(a: _Site, b: _Site, sampling: float) -> float:
     """The standard deviation, from sampling alone, of a site's growth from profile ``a`` to ``b``.
 
-    The growth is what was sampled among the objects allocated in between and kept, less what was sampled
-    among the old ones freed: each costs about its bytes times the rate in variance. A site that only
-    keeps (a leak) is as noisy as its growth; one whose objects are all replaced (a bounded cache) as
-    its two in-use sizes together, the two profiles then sampling different objects.
+    ``n`` objects of ``s`` bytes are estimated with variance ``n s² (1-p)/p``, about their bytes times the
+    rate for small objects and none for objects much larger than it. Per record, the growth is what was
+    sampled among the objects allocated in between and kept, less what was sampled among the old ones freed;
+    their bytes are bounded by what the two profiles say (allocated in between: ``new``). A record that
+    only keeps (a leak) is then as noisy as its growth; one whose objects are all replaced (a bounded cache)
+    as its two in-use sizes together, the two profiles sampling different objects.
     """
-    per_byte = (a.variance + b.variance) / (a.bytes + b.bytes) if a.bytes + b.bytes > 0 else 0.0
-    new = max(0.0, b.allocated - a.allocated)
-    return math.sqrt(per_byte * (min(new, b.bytes) + min(a.bytes, max(0.0, a.bytes + new - b.bytes))))
+    variance = 0.0
+    for key in a.records.keys() | b.records.keys():
+        (a_bytes, a_alloc), (b_bytes, b_alloc) = a.records.get(key, (0.0, 0.0)), b.records.get(key, (0.0, 0.0))
+        new = max(0.0, b_alloc - a_alloc)
+        kept_new, freed_old = min(new, b_bytes), min(a_bytes, max(0.0, a_bytes + new - b_bytes))
+        size = key[1]
+        variance += (kept_new + freed_old) * size * (_scale(size, sampling) - 1)
+    return math.sqrt(variance)
 
 
 #: A site is named as growing from this rate on: a sampled heap profile (one sample per 16 KiB) over a
@@ -174,12 +178,13 @@ def heap_growth(run_dir: Path, *, goroot: str = "", top: int = 5,
     ``end_bytes``, ``noise_bytes`` (the growth's standard deviation from sampling alone), ``objects``
     (growth), ``function``, ``file``, ``line``.
     """
-    (t0, start), (t1, end) = (_read_heap(RunFolder(run_dir).heap_profile(w), goroot) for w in ("start", "end"))
+    (t0, _, start), (t1, sampling, end) = (_read_heap(RunFolder(run_dir).heap_profile(w), goroot)
+                                           for w in ("start", "end"))
     window = max(t1 - t0, 1e-3)
     sites: list[dict] = []
     for f in set(start) | set(end):
         a, b = start.get(f, _Site()), end.get(f, _Site())
-        grew, noise = round(b.bytes) - round(a.bytes), _noise(a, b)
+        grew, noise = round(b.bytes) - round(a.bytes), _noise(a, b, sampling)
         if grew / window >= min_rate and grew > SITE_MIN_SIGMAS * noise:
             sites.append({"site": f.site, "bytes": grew, "start_bytes": round(a.bytes), "end_bytes": round(b.bytes),
                           "noise_bytes": round(noise), "objects": round(b.objects) - round(a.objects),

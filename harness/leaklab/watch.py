@@ -24,13 +24,17 @@ __all__ = ["LIVE_POINTS", "Live", "LiveView", "Progress", "Watch", "cancelled", 
 #: How many recent points a live view shows.
 LIVE_POINTS = 48
 
-#: A run with profiles (``--diagnose``) is stopped no sooner than this long after its warm-up, when its start
-#: heap profile was taken, even when the verdict is sure sooner: over a shorter window a site's growth is
-#: hard to tell from the profile's sampling noise (see :data:`leaklab.profiles.SITE_MIN_SIGMAS`).
+#: A run with profiles (``--diagnose``) is stopped no sooner than this long after its warm-up (the start heap
+#: profile is taken at the warm-up's end, or earlier for a server timed from its first answer), even when the
+#: verdict is sure sooner: over a shorter window a site's growth is hard to tell from the profile's sampling
+#: noise (see :data:`leaklab.profiles.SITE_MIN_SIGMAS`).
 PROFILE_WINDOW_S = 2.0
-#: And, when the heap leaks, no sooner than it has grown by this much since then (within the run's maximum):
-#: 64 samples of a 16 KiB-sampled heap profile, 8 standard deviations of the sampling noise of a leak's site.
+#: And, when the verdict found the heap leaking, no sooner than that rate makes this much growth (within the
+#: run's maximum): 64 samples of a 16 KiB-sampled profile, 8 standard deviations of a leak site's noise.
 PROFILE_GROWTH_BYTES = 1 << 20
+#: Nor longer than while the program's memory is under this share of the run's memory cap: a run stopped at
+#: the cap has no end profiles, and its decision would read as stopped by the cap.
+PROFILE_HOLD_CAP_SHARE = 0.5
 
 #: ``progress(label, elapsed_s, rss_bytes)``, called while a program runs.
 Progress = Callable[[str, float, int], None]
@@ -100,7 +104,8 @@ class Watch:
                 self.latest = self.seq.look(samples)
                 if self.latest.decided and self.sequential:
                     self.decision = self.latest
-        done = self.problem is not None or (self.decision is not None and self.program_t >= self.warmup_s + self._hold())
+        held = self.program_t < self.warmup_s + self._hold() and rss < PROFILE_HOLD_CAP_SHARE * self.limits.mem_cap_bytes
+        done = self.problem is not None or (self.decision is not None and not held)
         if self.load is not None and done:
             # The load ends first, so no request fails as the program ends, and the last profiles are taken without it.
             self.load.stop()
