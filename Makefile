@@ -48,9 +48,10 @@ lint: setup
 # The suite in $(TEST_JOBS) workers (pytest-xdist): tests that share a costly fixture (a module's runs, the
 # executed notebooks) run in the same worker, the dearest first (tests/conftest.py). Its programs mostly wait
 # on their own tickers: with 2 workers the 2 cores were half busy, hence 3. TEST_JOBS=0: one process.
+# The 15 slowest tests (and fixtures) are listed at the end: where the suite's time goes.
 TEST_JOBS ?= 3
 test: lint
-	LEAKLAB_TEST_GO='$(TEST_GO)' $(BIN)/pytest -n $(TEST_JOBS) --dist loadgroup
+	LEAKLAB_TEST_GO='$(TEST_GO)' $(BIN)/pytest -n $(TEST_JOBS) --dist loadgroup --durations=15
 
 # The tests that run no Go program (under 30 s), after the lint.
 test-fast: lint
