@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import json
 import os
 import shutil
@@ -41,19 +42,19 @@ def worker_main(folder: str) -> None:
     for s in stopping.STOP_SIGNALS:  # whichever arrives (ours, or the machine's shutdown) interrupts the notebook
         signal.signal(s, signal.default_int_handler)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, stopping.STOP_SIGNALS)
-    orphaned, km = threading.Event(), None
+    orphaned, km, first = threading.Event(), None, _FirstWord()
+    threading.Thread(target=_listen, args=(orphaned, first), daemon=True).start()
     try:
         km = _start_kernel(Path(job["notebook"]), folder)
+        with _interrupting:
+            first.started.set()  # from here the first word is waited for, not sent as an interruption
         (folder_path / "ready").touch()
-        word = _next_word()
-        if word == "go":
-            threading.Thread(target=_await_stop, args=(orphaned,), daemon=True).start()
+        first.heard.wait()
+        if first.word == "go":
             _execute_here(Path(job["notebook"]), Path(job["output"]), job["parameters"], job["timeout"], km)
             outcome = {"status": "ok"}
         else:  # "stop" before its turn, or leaklab died
             outcome = {"status": "cancelled"}
-            if not word:
-                orphaned.set()
     except NotebookFailed as exc:
         outcome = {"status": "failed", "message": str(exc)}
     except KeyboardInterrupt:
@@ -65,7 +66,8 @@ def worker_main(folder: str) -> None:
     if km is not None:  # as nbclient does with a kernel of its own: interrupt it (a run keeps .failed), then end it
         with contextlib.suppress(Exception):
             from jupyter_core.utils import run_sync
-            run_sync(km.shutdown_kernel)(now=False)
+            # One that never ran the notebook has nothing to finish: no need to wait up to 5 s for it to end itself
+            run_sync(km.shutdown_kernel)(now=outcome["status"] == "cancelled")
     stopping.kill_tree(os.getpid(), keep_root=True)  # a kernel that would not stop, a program it left
     for child in psutil.Process().children():
         with contextlib.suppress(psutil.Error):
@@ -103,15 +105,31 @@ _interrupting = threading.Lock()
 _ended = threading.Event()
 
 
-def _await_stop(orphaned: threading.Event) -> None:
-    """In the worker: wait for "stop" (or the end of file, when leaklab died), then interrupt the notebook."""
+@dataclasses.dataclass
+class _FirstWord:
+    """The first word leaklab wrote ("go", "stop"; "" when it died), and whether the kernel has started."""
+
+    word: str = ""
+    heard: threading.Event = dataclasses.field(default_factory=threading.Event)
+    started: threading.Event = dataclasses.field(default_factory=threading.Event)
+
+
+def _listen(orphaned: threading.Event, first: _FirstWord) -> None:
+    """In the worker, from its start: read leaklab's first word for the main thread; after "go", wait for
+    "stop" and interrupt the notebook. At the end of file (leaklab died) interrupt the notebook, or the
+    kernel's start if it is still starting: an orphaned worker ends at once, not after the start."""
     signal.pthread_sigmask(signal.SIG_BLOCK, stopping.STOP_SIGNALS)  # signals go to the main thread
-    if not _next_word():
+    first.word = _next_word()
+    first.heard.set()
+    if first.word == "stop":
+        return  # before its turn: the main thread cancels once its kernel has started
+    word = _next_word() if first.word == "go" else ""
+    if not word:
         orphaned.set()
     ident = threading.main_thread().ident
     assert ident is not None  # the main thread has started
     with _interrupting:
-        if not _ended.is_set():
+        if not _ended.is_set() and (first.word == "go" or not first.started.is_set()):
             signal.pthread_kill(ident, signal.SIGINT)
 
 
