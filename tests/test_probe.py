@@ -102,3 +102,5 @@ def test_the_probe_forces_collections_when_the_runtime_runs_none_and_counts_thei
     assert forced >= 5  # a program that allocates nothing on the Go heap still gets its live heap measured
     assert s["gc_cycles"][-1] >= forced
     assert cost / s.t[-1] < 0.01  # under 1% of a core
+    cpu = s["cpu_s"]  # the process's own CPU time: it grows, by less than the wall time of a program that idles
+    assert np.all(np.diff(cpu) >= 0) and 0 < cpu[-1] - cpu[0] < s.t[-1] - s.t[0]

@@ -134,6 +134,15 @@ def test_memory_kept_per_request_is_a_leak_below_the_per_second_threshold():
     assert judge_samples(honest, 1.0, ["heap_bytes"], work="requests")["heap_bytes"].verdict == "flat"
 
 
+def test_a_leak_whose_recent_half_has_too_few_collections_still_says_what_it_keeps_per_request():
+    # Collections every 0.6 s: two in the last half of a 2 s window, too few for a fit per request there.
+    short_t = np.arange(0, 3, 0.05)
+    samples = heap_samples(short_t, 5 * MiB + 20 * MiB * short_t, every=0.6, work_rate=500)
+    v = judge_samples(samples, 1.0, ["heap_bytes"], work="requests")["heap_bytes"]
+    assert v.verdict == "leak"
+    assert v.per_work == pytest.approx(20 * MiB / 500, rel=0.2) and "per request" in v.reason, v.reason
+
+
 @pytest.mark.timeout(60)
 def test_an_hour_of_samples_is_judged_in_under_a_second_and_100_MiB():
     n = 72_000  # one hour at 20 Hz

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import resource
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -227,33 +226,33 @@ def timer_expected(n: dict) -> str:
 
 # --- goroutine -----------------------------------------------------------------------------------------
 
-def _cpu_run(ctx: Context, package: str) -> tuple[float, dict, str]:
-    """Build and run a case; the CPU seconds it used, its last counters, its goroutine verdict."""
+def _cpu_run(ctx: Context, package: str) -> tuple[float, float, dict, str]:
+    """Build and run a case: the CPU seconds it used after the warm-up (the probe's ``cpu_s``, the process's
+    own user and system time), over how many seconds, its last counters and its goroutine verdict."""
     with tempfile.TemporaryDirectory(prefix="leaklab-claim-") as tmp:
         folder = RunFolder(tmp)
         binary = build(ctx.cases / package, folder.binary, ctx.go)
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         execute(binary, folder.path, ctx.limits)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         samples = read_samples(folder.samples)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    after = samples.t >= ctx.limits.warmup_s
+    t, cpu = samples.t[after], samples["cpu_s"][after]
     counters = {k.removeprefix("expvar."): float(v[-1]) for k, v in samples.columns.items() if k.startswith("expvar.")}
     verdict = judge_samples(samples, ctx.limits.warmup_s, ["goroutines"])["goroutines"].verdict
-    return cpu, counters, verdict
+    return float(cpu[-1] - cpu[0]), float(t[-1] - t[0]), counters, verdict
 
 
 def run_spin(ctx: Context) -> dict:
-    cpu_l, leaky, gor_l = _cpu_run(ctx, "03-goroutine/claims/closed-channel-worker/leaky")
-    cpu_f, fixed, gor_f = _cpu_run(ctx, "03-goroutine/claims/closed-channel-worker/fixed")
-    return {"seconds": ctx.limits.duration_s, "cpu_s": {"leaky": cpu_l, "fixed": cpu_f}, "leaky": leaky,
-            "fixed": fixed, "goroutines": {"leaky": gor_l, "fixed": gor_f}}
+    cpu_l, secs_l, leaky, gor_l = _cpu_run(ctx, "03-goroutine/claims/closed-channel-worker/leaky")
+    cpu_f, secs_f, fixed, gor_f = _cpu_run(ctx, "03-goroutine/claims/closed-channel-worker/fixed")
+    return {"seconds": {"leaky": secs_l, "fixed": secs_f}, "cpu_s": {"leaky": cpu_l, "fixed": cpu_f},
+            "leaky": leaky, "fixed": fixed, "goroutines": {"leaky": gor_l, "fixed": gor_f}}
 
 
 def judge_spin(n: dict) -> tuple[str, str]:
-    leaky, fixed, secs = n["leaky"], n["fixed"], n["seconds"]
-    measured = (f"after close: goroutines {n['goroutines']['leaky']}, {n['cpu_s']['leaky'] / secs:.2f} CPU cores "
+    leaky, fixed, cpu, secs = n["leaky"], n["fixed"], n["cpu_s"], n["seconds"]
+    measured = (f"after close: goroutines {n['goroutines']['leaky']}, {cpu['leaky'] / secs['leaky']:.2f} CPU cores "
                 f"busy, {leaky.get('handled', 0):,.0f} tasks handled for {leaky.get('requests', 0):,.0f} sent; "
-                f"`for range`: goroutines {n['goroutines']['fixed']}, {n['cpu_s']['fixed'] / secs:.2f} cores, "
+                f"`for range`: goroutines {n['goroutines']['fixed']}, {cpu['fixed'] / secs['fixed']:.2f} cores, "
                 f"{fixed.get('handled', 0):,.0f} handled")
     if not fixed.get("requests") or fixed.get("handled") != fixed.get("requests"):
         return "inconclusive", measured + " (the `for range` control did not handle exactly what was sent)"

@@ -9,7 +9,9 @@ program, and kept in :data:`CACHE`; the first build fetches vegeta from the Go m
 Vegeta keeps to its rate whatever the server does (an open model): a slow server still gets the
 requests it is due, and its slowness shows in the latencies, instead of the load easing off as a
 client waiting for each answer would. The driver dials loopback addresses only, uses no proxy and
-follows no redirect.
+follows no redirect. It opens at most 8 connections to a host: a server keeps buffers for each
+connection it holds, and connections opened whenever answers are slow (on a busy machine) would grow
+its memory with the load's latency, not with its work.
 
 The driver first asks every URL until it answers (any HTTP status); the warm-up starts then. It
 writes its counts every 50 ms as JSON lines (``load.jsonl`` in the run folder) in CLOCK_MONOTONIC

@@ -182,7 +182,7 @@ func leaklabNewProbe(w *bufio.Writer) *leaklabProbe {
 func (p *leaklabProbe) sample() {
 	metrics.Read(p.samples)
 	rec := map[string]any{"t": time.Since(p.start).Seconds(), "rss_bytes": leaklabRSS(), "vm_bytes": leaklabVM(),
-		"forced_gcs": p.forced, "forced_gc_s": p.forcedS}
+		"forced_gcs": p.forced, "forced_gc_s": p.forcedS, "cpu_s": leaklabCPU().Seconds()}
 	for i, s := range p.samples {
 		if s.Value.Kind() == metrics.KindUint64 {
 			rec[p.names[i]] = s.Value.Uint64()

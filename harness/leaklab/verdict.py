@@ -204,24 +204,31 @@ def judge(t: np.ndarray, y: np.ndarray, signal: Signal, warmup_s: float, *, now:
         return SignalVerdict(verdict="inconclusive", rate_per_s=math.nan, reason=(
             f"too few points to judge: {judged} ({what}) in {max(window, 0):.1f} s after the "
             f"{warmup_s:g} s warm-up; run longer"), **base)
-    per_work = _fit(*_floors(t, y, work, warmup_s + window / 2, now), alpha, 0.0) if work is not None else None
+    per_work = shown = None
+    if work is not None:
+        per_work = _fit(*_floors(t, y, work, warmup_s + window / 2, now), alpha, 0.0)
+        # What the reason shows per unit of work: over the whole window when the recent half has too few points.
+        shown = per_work or _fit(*_floors(t, y, work, warmup_s, now), alpha, 0.0)
     # A leak that started late: on points dense enough for thirds of the recent half.
     if fr is not None and fr.low > fw.low and _persists(*recent, fr.slope, sparse=False):
-        return _decide(signal, fr, fr, per_work, True, {**base, "growth": growth}, window, settle_s, final, what)
-    return _decide(signal, fw, fr, per_work, _persists(*whole, fw.slope), {**base, "growth": growth}, window,
+        return _decide(signal, fr, fr, per_work, shown, True, {**base, "growth": growth}, window, settle_s, final,
+                       what)
+    return _decide(signal, fw, fr, per_work, shown, _persists(*whole, fw.slope), {**base, "growth": growth}, window,
                    settle_s, final, what)
 
 
-def _decide(signal: Signal, fw: _Fit, fr: _Fit | None, pw: _Fit | None, persists: bool, base: dict, window: float,
-            settle_s: float, final: bool, what: str) -> SignalVerdict:
+def _decide(signal: Signal, fw: _Fit, fr: _Fit | None, pw: _Fit | None, shown: _Fit | None, persists: bool,
+            base: dict, window: float, settle_s: float, final: bool, what: str) -> SignalVerdict:
+    """The verdict from the fits: ``pw`` (per unit of work, recent half) decides, ``shown`` is what the reason
+    and ``per_work`` show."""
     r0, rate = signal.min_rate, signal.rate
     settled = final or window >= settle_s
     base = dict(base)
     growth = base.pop("growth")
     nums = dict(rate_per_s=fw.slope, rate_low=fw.low, rate_high=fw.high,
-                per_work=pw.slope if pw is not None else None, **base)
-    kept = f"; keeps {signal.amount(pw.slope, 2 if signal.unit == 'goroutines' else 0)} per {signal.work_unit}" \
-        if pw is not None and pw.slope > 0 else ""
+                per_work=shown.slope if shown is not None else None, **base)
+    kept = f"; keeps {signal.amount(shown.slope, 2 if signal.unit == 'goroutines' else 0)} per {signal.work_unit}" \
+        if shown is not None and shown.slope > 0 else ""
     fast = window >= settle_s / 2 and fw.low > signal.fast_rate
     # Levelled: the recent half, on enough points, bounds the growth below the threshold, whatever came before.
     levelled = fr is not None and fr.points >= ROBUST_FROM and fr.high < r0

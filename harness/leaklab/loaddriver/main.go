@@ -69,14 +69,20 @@ func loopbackOnly(network, address string, _ syscall.RawConn) error {
 	return nil
 }
 
-func client(timeout time.Duration) *http.Client {
+// client dials at most maxConns connections to each host: a server keeps
+// buffers for every connection it has open, and a load generator that opens
+// more whenever answers are slow (vegeta adds a worker each time all are
+// busy) would grow the server's memory with its own latency, which a verdict
+// could read as memory kept per request.
+func client(timeout time.Duration, maxConns int) *http.Client {
 	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second, Control: loopbackOnly}
 	return &http.Client{
 		Timeout: timeout,
 		Transport: &http.Transport{
 			Proxy:               nil,
 			DialContext:         dialer.DialContext,
-			MaxIdleConnsPerHost: 10000,
+			MaxIdleConnsPerHost: maxConns,
+			MaxConnsPerHost:     maxConns,
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
@@ -85,7 +91,7 @@ func client(timeout time.Duration) *http.Client {
 // ready asks each target until it answers, or stop closes; it returns the
 // status each target first answered with, and writes each first answer.
 func ready(o *out, targets []string, stop <-chan struct{}) (map[string]int, bool) {
-	c := client(time.Second)
+	c := client(time.Second, 1)
 	seen := map[string]int{}
 	for len(seen) < len(targets) {
 		for _, t := range targets {
@@ -116,6 +122,7 @@ func main() {
 	every := flag.Duration("every", 50*time.Millisecond, "how often the counts are written")
 	outPath := flag.String("out", "", "the file to append JSON lines to")
 	maxWorkers := flag.Uint64("max-workers", 1000, "at most this many requests in flight")
+	maxConns := flag.Int("max-conns", 8, "at most this many connections to each host")
 	flag.Parse()
 	if len(targets) == 0 || *rate < 1 || *outPath == "" {
 		fmt.Fprintln(os.Stderr, "usage: leaklab-load -out FILE -rate N -target URL [-target URL...]")
@@ -166,7 +173,7 @@ func main() {
 		sent.Add(1)
 		return next(t)
 	}
-	attacker := vegeta.NewAttacker(vegeta.Client(client(*timeout)), vegeta.MaxBody(0),
+	attacker := vegeta.NewAttacker(vegeta.Client(client(*timeout, *maxConns)), vegeta.MaxBody(0),
 		vegeta.MaxWorkers(*maxWorkers), vegeta.Redirects(vegeta.NoFollow))
 	results := attacker.Attack(targeter, vegeta.ConstantPacer{Freq: *rate, Per: time.Second}, 0, "leaklab")
 	go func() {
