@@ -95,11 +95,13 @@ def test_a_growing_file_is_read_incrementally_and_a_partial_line_waits(tmp_path)
 
 @pytest.mark.slow
 def test_the_probe_forces_collections_when_the_runtime_runs_none_and_counts_their_cost(go, tmp_path):
-    measure(FIXTURES / "cgo_leak", "fx", "quiet", limits=Limits(duration_s=3, warmup_s=1, sequential=False),
+    measure(FIXTURES / "cgo_leak", "fx", "quiet", limits=Limits(duration_s=4, warmup_s=1, sequential=False),
             out=tmp_path, go=go)
     s = read_samples(tmp_path / "fx" / "quiet" / "samples.jsonl")
     forced, cost = s["forced_gcs"][-1], s["forced_gc_s"][-1]
-    assert forced >= 5  # a program that allocates nothing on the Go heap still gets its live heap measured
+    # A program that allocates nothing on the Go heap still gets its live heap measured, at least once a second
+    # (a forced collection costs 1-6 ms of CPU here, and the probe spends at most 1% of a core on them).
+    assert forced >= 3
     assert s["gc_cycles"][-1] >= forced
     assert cost / s.t[-1] < 0.01  # under 1% of a core
     cpu = s["cpu_s"]  # the process's own CPU time: it grows, by less than the wall time of a program that idles

@@ -15,7 +15,7 @@
 // 100 times the CPU time of the last one it forced, and only while the
 // total, the next one counted at twice the last one's cost, stays under 1%
 // of a core.
-// (Sampling itself costs about 16 us a sample: 0.03% of a core at 20 Hz.)
+// (Sampling itself costs about 45 us a sample: 0.1% of a core at 20 Hz.)
 
 package main
 
@@ -153,13 +153,15 @@ type leaklabProbe struct {
 	lastGC   uint64
 	lastSeen time.Time     // when the GC count last changed
 	cost     time.Duration // the CPU time the last forced GC took
+	quietAt  time.Time     // when the last forced GC ended (or the probe started), and
+	quietCPU time.Duration // the process's CPU time then: the program's own rate since
 	forced   int
 	forcedS  float64
 }
 
 func leaklabNewProbe(w *bufio.Writer) *leaklabProbe {
 	p := &leaklabProbe{w: w, enc: json.NewEncoder(w), start: time.Now(), cycles: -1}
-	p.lastSeen = p.start
+	p.lastSeen, p.quietAt, p.quietCPU = p.start, p.start, leaklabCPU()
 	// Only ask for the metrics this runtime knows, so one probe fits every Go version.
 	known := map[string]bool{}
 	for _, d := range metrics.All() {
@@ -216,27 +218,36 @@ func (p *leaklabProbe) collect(now time.Time, wait time.Duration) {
 	if p.forcedS+2*p.cost.Seconds() > 0.01*now.Sub(p.start).Seconds() {
 		return
 	}
-	// The cost is the CPU time the collection took, the smaller of two upper
-	// bounds: the runtime's GC CPU estimate (exact on an idle machine, but
-	// made of wall times: on a busy one a stop-the-world pause waiting for a
-	// core counts GOMAXPROCS times over) and the CPU the whole process used
-	// meanwhile (the program's own work included).
+	// The cost is the CPU time the process used during the collection, less
+	// what the program's own work used meanwhile (its CPU rate since the last
+	// forced one). runtime.GC waits for the sweep to end by yielding in a
+	// loop: on a busy machine, where the thread sweeping waits for a core,
+	// that loop burns milliseconds of CPU for a tiny heap, ten times what the
+	// runtime's GC CPU estimate counts, and the probe must count it. The
+	// smaller of that estimate and the CPU used meanwhile is the floor.
 	cpu := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
 	metrics.Read(cpu)
 	began, before, used := time.Now(), cpu[0].Value, leaklabCPU()
 	runtime.GC()
-	p.cost = time.Since(began) // with neither: the wall time
-	after := leaklabCPU()
+	wall, after := time.Since(began), leaklabCPU()
+	p.cost = wall // with no CPU measure: the wall time
 	if used >= 0 && after >= used {
 		p.cost = after - used
+		if p.quietCPU >= 0 && began.After(p.quietAt) {
+			rate := float64(used-p.quietCPU) / float64(began.Sub(p.quietAt))
+			p.cost -= time.Duration(max(0, rate) * float64(wall))
+		}
 	}
 	if before.Kind() == metrics.KindFloat64 {
 		metrics.Read(cpu)
 		gc := time.Duration((cpu[0].Value.Float64() - before.Float64()) * float64(time.Second))
-		if used < 0 || gc < p.cost {
+		if used < 0 {
 			p.cost = gc
+		} else {
+			p.cost = max(p.cost, min(gc, after-used))
 		}
 	}
+	p.quietAt, p.quietCPU = time.Now(), leaklabCPU()
 	p.forced++
 	p.forcedS += p.cost.Seconds()
 	p.lastSeen = time.Now()

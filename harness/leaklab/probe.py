@@ -56,8 +56,11 @@ _MiB = 1024 * 1024
 SIGNALS = {
     "heap_bytes": Signal("heap_bytes", "Go heap (live after each GC)", "B", 100 * 1024, 8 * _MiB, 64, _MiB, "MiB"),
     "goroutines": Signal("goroutines", "goroutines", "goroutines", 10.0, 200.0, 0.01, 1, "goroutines", resolution=0.5),
+    # Per request, 1 KiB: RSS moves in 4 KiB pages and C's allocator grows its arenas in steps while it warms
+    # up; cgo/fixed, freeing all it allocates at 920 requests/s, crept by up to 393 B per request in its
+    # first 2.5 s (12 runs), and the C leaks of the corpus keep 3-64 KiB per request.
     "outside_go_bytes": Signal("outside_go_bytes", "memory outside the Go runtime (RSS - Go mapped)",
-                               "B", 256 * 1024, 8 * _MiB, 256, _MiB, "MiB"),
+                               "B", 256 * 1024, 8 * _MiB, 1024, _MiB, "MiB"),
     "rss_bytes": Signal("rss_bytes", "process RSS", "B", 256 * 1024, 8 * _MiB, 64, _MiB, "MiB"),
 }
 
