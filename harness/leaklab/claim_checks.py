@@ -250,6 +250,8 @@ def run_spin(ctx: Context) -> dict:
 
 def judge_spin(n: dict) -> tuple[str, str]:
     leaky, fixed, cpu, secs = n["leaky"], n["fixed"], n["cpu_s"], n["seconds"]
+    if not isinstance(secs, dict):  # recorded before each variant had its own window (docs/claims.json)
+        secs = {"leaky": secs, "fixed": secs}
     measured = (f"after close: goroutines {n['goroutines']['leaky']}, {cpu['leaky'] / secs['leaky']:.2f} CPU cores "
                 f"busy, {leaky.get('handled', 0):,.0f} tasks handled for {leaky.get('requests', 0):,.0f} sent; "
                 f"`for range`: goroutines {n['goroutines']['fixed']}, {cpu['fixed'] / secs['fixed']:.2f} cores, "
