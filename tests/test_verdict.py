@@ -100,6 +100,22 @@ def test_memory_outside_go_never_counts_below_its_level_at_start():
     assert v.verdict == "flat"
 
 
+def test_memory_outside_go_that_the_go_runtime_had_free_is_not_called_a_leak():
+    # RSS - mapped climbs 1.5 MiB over the window as a churning heap first touches its free pages (the
+    # runtime's free memory swings 1-4 MiB with each collection): no C memory. The same climb with the
+    # runtime holding almost nothing free is memory outside Go.
+    outside = 2 * MiB + np.clip(t - 1.0, 0, None) * 0.3 * MiB
+    churn = 1 * MiB + 3 * MiB * (np.sin(t * 7) > 0)
+    for free, verdict in ((churn, "inconclusive"), (np.full_like(t, 64 * 1024), "leak")):
+        cols = {"t": t, "outside_go_bytes": outside, "go_free_bytes": free}
+        early = judge_samples(Samples(cols, {}, True), 1.0, final=False)["outside_go_bytes"]
+        last = judge_samples(Samples(cols, {}, True), 1.0)["outside_go_bytes"]
+        assert (early.verdict, last.verdict, early.decided) == (verdict, verdict, verdict == "leak"), last.reason
+    cols = {"t": t, "outside_go_bytes": outside, "go_free_bytes": churn}
+    reason = judge_samples(Samples(cols, {}, True), 1.0)["outside_go_bytes"].reason
+    assert "no more than the 4.0 MiB the Go runtime had mapped and not in use" in reason and "run longer" in reason
+
+
 def test_overall_names_the_signal_that_grows():
     cols = {"t": t, "heap_bytes": np.full_like(t, 10 * MiB), "goroutines": 4 + 1000 * t,
             "outside_go_bytes": np.full_like(t, 3 * MiB)}

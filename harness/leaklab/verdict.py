@@ -9,7 +9,8 @@
 - goroutines: the count at each sample;
 - memory outside the Go runtime: RSS minus what the runtime has mapped, never counted below its level
   at start (Go memory mapped but not yet touched makes the difference dip, and touching it is not C
-  memory coming back).
+  memory coming back), and not called a leak while it has grown by no more than the runtime's free
+  memory, which the program may be touching for the first time.
 
 **How.** The window after the warm-up is cut into at most :data:`BLOCKS` equal blocks and each block's
 lowest point is kept: the floor, what the program never gives back in that stretch. A Theil-Sen slope
@@ -284,7 +285,30 @@ def judge_samples(samples: Samples, warmup_s: float, names: Sequence[str] | None
                             alpha=alpha, settle_s=settle_s, final=final, what=what)
         if n == "outside_go_bytes" and verdicts[n].verdict == "leak":
             verdicts[n] = _inside_mapping(samples, verdicts[n], warmup_s, now, final)
+        if n == "outside_go_bytes" and verdicts[n].verdict == "leak":
+            verdicts[n] = _go_untouched(samples, verdicts[n], warmup_s, now, final)
     return verdicts
+
+
+def _go_untouched(samples: Samples, v: SignalVerdict, warmup_s: float, now: float | None,
+                  final: bool) -> SignalVerdict:
+    """Memory outside Go is RSS less what the runtime has mapped: a lower bound, since memory the runtime
+    mapped may not have been touched yet, and it rises as the program first touches it (a heap churning
+    through its free pages). Growth is only outside Go beyond what could be that: the runtime's free
+    memory (mapped, unused, not returned), at most, over the window: it swings with each collection.
+    Less than that is not a leak, at the end either (inconclusive: run longer)."""
+    if "go_free_bytes" not in samples.columns:
+        return v
+    t, free = samples.t, samples["go_free_bytes"]
+    ok = (t >= warmup_s) & (t <= (now if now is not None else np.inf)) & np.isfinite(free)
+    most = float(free[ok].max()) if ok.any() else math.nan
+    if not math.isfinite(most) or not math.isfinite(v.end - v.start) or v.end - v.start > most:
+        return v
+    unit = SIGNALS[v.signal].amount
+    why = (f"; but it grew {unit(v.end - v.start)}, no more than the {unit(most)} the Go runtime had mapped "
+           f"and not in use, which the program may be touching for the first time")
+    return dataclasses.replace(v, verdict="inconclusive", decided=False,
+                               reason=v.reason + why + ("; run longer (--duration)" if final else ""))
 
 
 #: Memory outside Go that becomes resident while the address space mapped outside Go grows by less than
