@@ -283,10 +283,9 @@ def judge_samples(samples: Samples, warmup_s: float, names: Sequence[str] | None
         verdicts[n] = judge(t, y, SIGNALS[n], warmup_s, now=now if now is not None else
                             (float(samples.t[-1]) if len(samples) else 0.0), work=_work_at(samples, t, work),
                             alpha=alpha, settle_s=settle_s, final=final, what=what)
-        if n == "outside_go_bytes" and verdicts[n].verdict == "leak":
-            verdicts[n] = _inside_mapping(samples, verdicts[n], warmup_s, now, final)
-        if n == "outside_go_bytes" and verdicts[n].verdict == "leak":
-            verdicts[n] = _go_untouched(samples, verdicts[n], warmup_s, now, final)
+        for rule in (_inside_mapping, _go_untouched) if n == "outside_go_bytes" else ():
+            if verdicts[n].verdict == "leak":
+                verdicts[n] = rule(samples, verdicts[n], warmup_s, now, final)
     return verdicts
 
 
