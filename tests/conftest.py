@@ -18,6 +18,9 @@ from leaklab.toolchain import fetch_go, find_go
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CASES = Path(__file__).resolve().parent.parent / "go-cases"
+#: The releases the version regression runs on besides the installed Go (`make test`: 1.22 and 1.27): every
+#: family (versions_page) and every claim (tests/test_claims.py).
+REGRESSION_GO = os.environ.get("LEAKLAB_TEST_GO", "1.22").split()
 
 
 def pytest_configure(config):
@@ -49,7 +52,7 @@ def pytest_sessionstart(session):
         return
     builds = [(go, {}, ["-test"], ["./..."]), (go, {"CGO_ENABLED": "1"}, ["-asan"], ["./05-cgo/...", *std])]
     builds += [(go, leak_profile_env(go), [], std)] if leak_profile_env(go) else []
-    for release in os.environ.get("LEAKLAB_TEST_GO", "1.22").split():
+    for release in REGRESSION_GO:
         with contextlib.suppress(LeakLabError):
             builds.append((fetch_go(release), {}, [], std))
     with tempfile.TemporaryDirectory(prefix="leaklab-warm-") as outside_any_module:
@@ -88,7 +91,7 @@ def _restore_signals():
 #: --durations, 2026-12-01): under pytest-xdist the dearest start first, so that no worker is left with one at
 #: the end while the other idles. Those not named here follow, in the order they were collected.
 COST_S = {
-    "tests.test_claims::other_findings": 105, "tests.test_matrix::versions": 100, "executed_lab": 100,
+    "tests.test_claims::other_findings": 105, "versions_page": 200, "executed_lab": 100,
     "tests.test_claims::findings": 60, "tests/test_exercises.py::test_every_solution_notebook_runs_and_ends_fixed": 31,
     "tests.test_lab::results": 30, "tests.test_check::reports": 28, "tests.test_diagnose::runs": 13,
     "tests.test_godebug::cells": 13, "tests/test_cli.py::test_programs_the_lab_has_never_seen[sawtooth-flat-None-20]": 12,
@@ -106,14 +109,15 @@ def _group(item):
     """The costly fixture an item shares with others, or None.
 
     Under pytest-xdist (``-n 2 --dist loadgroup``, make test), the tests of a group run in one worker,
-    so that fixture is made once: the executed notebooks (a session fixture), a module's runs (a module
-    fixture). Every other test goes wherever a worker is free.
+    so that fixture is made once: the executed notebooks and the versions page (session fixtures), a module's
+    runs (a module fixture). Every other test goes wherever a worker is free.
     """
     info = getattr(item, "_fixtureinfo", None)
     if info is None:
         return None
-    if "executed_lab" in item.fixturenames:
-        return "executed_lab"
+    for session_wide in ("executed_lab", "versions_page"):
+        if session_wide in item.fixturenames:
+            return session_wide
     scopes = {name: defs[-1].scope for name, defs in info.name2fixturedefs.items() if defs}
     shared = [name for name in item.fixturenames if scopes.get(name) == "module"]
     if not shared:
@@ -199,6 +203,26 @@ def executed_lab(tmp_path_factory):
     base = tmp_path_factory.mktemp("lab")
     executed = execute_all(base / "runs", base / "executed", duration=20.0, interval=0.05, warmup=1.0, timeout=240)
     return base / "runs", executed
+
+
+@pytest.fixture(scope="session")
+def versions_page(tmp_path_factory):
+    """The "Across Go versions" page measured once, on the releases of REGRESSION_GO: (run data folder,
+    executed notebook, page). Every family's leaky and fixed variants on each release, their checks and
+    what a map entry costs: tests/test_report.py reads the page, tests/test_matrix.py the verdicts. The
+    installed Go's families are judged by the executed lab (executed_lab, tests/test_lab.py).
+
+    Runs stop once their verdict is certain; the 20 s maximum is for an old Go on a busy machine (in a
+    fresh container 10 s left syncmap/leaky on 1.22 undecided: it collects less often).
+    """
+    from leaklab.notebook_exec import execute, notebooks_dir
+    from leaklab.report import VERSIONS_NOTEBOOK, VERSIONS_TIMEOUT_S
+    from leaklab.versions import load
+    base = tmp_path_factory.mktemp("versions")
+    executed = execute(notebooks_dir() / VERSIONS_NOTEBOOK, base / "executed" / VERSIONS_NOTEBOOK,
+                       {"duration": 20.0, "interval": 0.05, "warmup": 1.0, "out": str(base / "runs"),
+                        "releases": REGRESSION_GO}, timeout=VERSIONS_TIMEOUT_S)
+    return base / "runs", executed, load(base / "runs")
 
 
 class Tagged:

@@ -1,16 +1,16 @@
 """The version matrix: toolchains fetched and cached, and every family's leaky and fixed variants judged on
-each release of $LEAKLAB_TEST_GO (1.22 unless set; `make test` sets 1.22 and 1.27; the installed Go's
-families are judged by tests/test_lab.py). One variant with and without a GODEBUG setting:
+each release of $LEAKLAB_TEST_GO (1.22 unless set; `make test` sets 1.22 and 1.27), as the versions page
+measured them (the versions_page fixture, shared with tests/test_report.py; the installed Go's families are
+judged by tests/test_lab.py). One variant with and without a GODEBUG setting:
 tests/test_godebug.py."""
 
 import json
 import math
-import os
 
 import psutil
 import pytest
 
-from leaklab import toolchain
+from leaklab import toolchain, versions
 from leaklab.cases import families, get_family
 from leaklab.errors import BadGoVersion, GoFetchFailed
 from leaklab.matrix import (
@@ -19,17 +19,13 @@ from leaklab.matrix import (
     costs_table,
     leak_profile_lines,
     load_versions,
-    run_versions,
     versions_png,
     versions_table,
 )
-from leaklab.run import Limits
 from leaklab.stopping import wait_ended
 from leaklab.toolchain import fetch_go
 
-#: Runs stop once certain; an old Go collects less often, and on a busy machine (a fresh container) 10 s
-#: left syncmap/leaky on 1.22 undecided.
-LIMITS = Limits(duration_s=20, warmup_s=1)
+from .conftest import REGRESSION_GO
 
 
 def test_fetch_go_uses_the_cache_without_the_network(tmp_path, monkeypatch):
@@ -83,19 +79,6 @@ def test_a_toolchain_older_than_the_lab_minimum_is_allowed_for_the_matrix():
 
 # --- every family on several Go versions (`leaklab matrix all`) ------------------------------------------------
 
-#: The releases the family regression runs on besides the installed Go (`make test` adds 1.27).
-REGRESSION_GO = os.environ.get("LEAKLAB_TEST_GO", "1.22").split()
-
-
-@pytest.fixture(scope="module", params=REGRESSION_GO)
-def versions(request, tmp_path_factory):
-    """Every family, leaky and fixed, on one release of $LEAKLAB_TEST_GO: (release, folder, rows). One
-    fixture per release, so that the releases run in different pytest-xdist workers; the installed Go's
-    families are judged by tests/test_lab.py and the executed notebooks."""
-    out = tmp_path_factory.mktemp(f"versions-{request.param}")
-    return request.param, out, run_versions("all", [request.param], limits=LIMITS, out=out)
-
-
 def _row(rows, family, variant, release):
     found = [r for r in rows if (r.family, r.variant, r.go) == (family, variant, release)]
     assert len(found) == 1, f"{family}/{variant} on {release}: {len(found)} rows"
@@ -103,10 +86,11 @@ def _row(rows, family, variant, release):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1200)  # the fixture: 5 families x 2 variants on one release, each run up to 20 s plus its build
+@pytest.mark.timeout(1800)  # the fixture: 5 families x 2 variants on each release, each run up to 20 s plus its build
+@pytest.mark.parametrize("release", REGRESSION_GO)
 @pytest.mark.parametrize("family", [f.name for f in families()])
-def test_leaky_leaks_and_fixed_is_flat_on_every_go(versions, family):
-    release, _, rows = versions
+def test_leaky_leaks_and_fixed_is_flat_on_every_go(versions_page, family, release):
+    rows = versions_page[2].rows
     leaky, fixed = _row(rows, family, "leaky", release), _row(rows, family, "fixed", release)
     if leaky.verdict == "inconclusive" and "too few points" in leaky.note and toolchain.parse_version(
             leaky.go_version) < (1, 26):
@@ -124,11 +108,11 @@ def test_leaky_leaks_and_fixed_is_flat_on_every_go(versions, family):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1200)
-def test_versions_json_is_strict_and_reads_back(versions, tmp_path):
+@pytest.mark.timeout(1800)
+def test_versions_json_is_strict_and_reads_back(versions_page, tmp_path):
     def refuse(name):
         raise ValueError(f"{name} is not JSON")
-    _, out, rows = versions
+    out, rows = versions_page[0] / versions.PAGE, versions_page[2].rows
     doc = json.loads((out / "matrix-all.json").read_text(), parse_constant=refuse)
     wanted = {"family", "variant", "go_version", "verdict", "rate_per_s", "rates", "as_expected"}
     assert wanted <= set(doc["results"][0])
@@ -190,9 +174,9 @@ def test_costs_per_request_and_the_leak_profile_per_version():
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1200)
-def test_the_goroutine_leak_profile_is_there_from_go_1_26(versions):
-    for r in (r for r in versions[2] if (r.family, r.variant) == ("goroutine", "leaky")):
+@pytest.mark.timeout(1800)
+def test_the_goroutine_leak_profile_is_there_from_go_1_26(versions_page):
+    for r in (r for r in versions_page[2].rows if (r.family, r.variant) == ("goroutine", "leaky")):
         has = toolchain.parse_version(r.go_version) >= (1, 26)
         assert r.leak_profile["available"] == has, r.go_version
         assert (r.leak_profile["total"] > 0) == has, r.leak_profile

@@ -20,6 +20,8 @@ from leaklab.notebook_exec import notebook_paths
 from leaklab.plot import COLOURS
 from leaklab.run import Limits
 
+from .conftest import REGRESSION_GO
+
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 #: One page per notebook make lab runs: the overview, the families, the example service.
@@ -274,33 +276,18 @@ def test_versions_runs_the_versions_notebook_after_the_others_with_its_releases(
     assert calls[1:] == ["all"] and report.VERSIONS_NOTEBOOK not in calls[0][1]
 
 
-#: The releases the versions page is measured on in the tests: the first of $LEAKLAB_TEST_GO and the installed Go.
-VERSIONS_GO = os.environ.get("LEAKLAB_TEST_GO", "1.22").split()[:1]
-
-
-@pytest.fixture(scope="module")
-def versions_site(executed_lab, tmp_path_factory, go):
-    from leaklab.notebook_exec import execute, notebooks_dir
-    out, executed = executed_lab
-    releases = list(dict.fromkeys([*VERSIONS_GO, "%d.%d" % go.version_tuple]))
-    folder = tmp_path_factory.mktemp("versions-site")
-    page = execute(notebooks_dir() / report.VERSIONS_NOTEBOOK, folder / "notebooks" / report.VERSIONS_NOTEBOOK,
-                   {"duration": 10.0, "interval": 0.05, "warmup": 1.0, "out": str(out), "releases": releases},
-                   timeout=report.VERSIONS_TIMEOUT_S)
-    report.render([*executed, page], folder, out)
-    return folder, out, releases
-
-
 @pytest.mark.slow
-@pytest.mark.timeout(900)  # every family on two toolchains, their checks and the map entries, before the first test
-def test_the_versions_page_shows_every_family_on_every_release(versions_site):
+@pytest.mark.timeout(1800)  # every family on two toolchains, their checks and the map entries, before the first test
+def test_the_versions_page_shows_every_family_on_every_release(versions_page, tmp_path):
     from leaklab import versions
-    folder, out, releases = versions_site
+    from leaklab.notebook_exec import notebooks_dir
+    out, executed, page = versions_page
+    releases, folder = REGRESSION_GO, tmp_path
+    report.render([executed], folder, out, nav=[*notebook_paths(), notebooks_dir() / report.VERSIONS_NOTEBOOK])
     # Before Go 1.26's GC, collecting syncmap's growing heap is dear, and the probe's 1% budget spaces its
     # forced collections: its leak can stay inconclusive there (tests/test_matrix.py allows it too).
     dear = re.compile(r"syncmap/leaky on go1\.2[2-5]\.\d+: expected 'leak', measured 'inconclusive'")
     assert [p for p in versions.problems(out) if not dear.match(p)] == []
-    page = versions.load(out)
     html = (folder / "versions.html").read_text()
     (nav,) = re.findall(r'<nav[^>]*class="leaklab".*?</nav>', html, re.S)
     assert set(re.findall(r'href="([^"]+)"', nav)) == {*PAGES, "versions.html"}

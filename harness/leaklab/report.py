@@ -149,9 +149,13 @@ class _Pages:
         return self.report / "index.html"
 
 
-def render(executed: Sequence[Path], report: Path, out: Path) -> Path:
-    """Write one HTML page per executed notebook into ``report``; return the path of ``index.html``."""
-    pages = _Pages(executed, report, out)
+def render(executed: Sequence[Path], report: Path, out: Path, nav: Sequence[Path] = ()) -> Path:
+    """Write one HTML page per executed notebook into ``report``; return the path of ``index.html``.
+
+    ``nav``: the notebooks the nav bar names, the overview first (default: ``executed``), so that one page
+    can be rendered again on its own with the report's nav bar.
+    """
+    pages = _Pages(nav or executed, report, out)
     for path in executed:
         pages.render(path)
     return pages.write()
