@@ -6,6 +6,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from leaklab.probe import SIGNALS, Samples
 from leaklab.sequential import look_times, settle_for
 from leaklab.verdict import ALPHA
 
@@ -72,6 +73,39 @@ def test_flat_noise_is_never_called_a_leak_over_many_looks():
     assert got["flat"] >= 150, got
 
 
+
+def goroutines(times: np.ndarray, count: np.ndarray) -> Samples:
+    return Samples({"t": times, "goroutines": count}, {}, True)
+
+
+def test_a_slow_goroutine_leak_of_3_per_second_is_found_within_30_s():
+    # One goroutine every third of a second that never ends, beside 8 that come and go.
+    long_t = np.arange(0, 30, 0.05)
+    count = 12 + np.floor(3 * long_t) + np.random.default_rng(3).integers(0, 9, len(long_t))
+    got = sequential(goroutines(long_t, count), ["goroutines"], window=29)
+    assert got.overall.verdict == "leak" and got.decided, got.overall.reason
+    assert got.overall.rate_low > SIGNALS["goroutines"].leak_rate and got.overall.rate_high < SIGNALS["goroutines"].min_rate
+
+
+@pytest.mark.timeout(120)
+def test_a_goroutine_count_jumping_between_50_and_500_is_never_a_leak():
+    # A new random target every 250 ms, no trend: its floors scatter by ~100 goroutines, so its bound may stay
+    # above the leak rate for the whole run; it must never be called a leak, and is mostly flat.
+    long_t = np.arange(0, 30, 0.05)
+    got = Counter()
+    for seed in range(40):
+        targets = np.random.default_rng(seed).integers(50, 501, 120)
+        count = targets[np.minimum((long_t / 0.25).astype(int), 119)].astype(float)
+        got[sequential(goroutines(long_t, count), ["goroutines"], window=29).overall.verdict] += 1
+    assert got["leak"] == 0 and got["flat"] >= 30, got
+
+
+def test_a_pool_that_doubles_to_64_goroutines_in_3_s_is_flat_once_it_levels():
+    long_t = np.arange(0, 30, 0.05)
+    count = 2 + np.minimum(2 ** np.floor(long_t / 0.5), 64)
+    got = sequential(goroutines(long_t, count), ["goroutines"], window=29)
+    assert got.overall.verdict == "flat" and got.decided, got.overall.reason
+    assert got.t > 1 + 3  # not before it levelled
 
 
 def test_looks_are_logarithmic_in_the_duration():

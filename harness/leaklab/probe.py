@@ -17,9 +17,12 @@ class Signal:
     """A measured curve: its name and unit, and the rates that make a verdict.
 
     ``min_rate`` (units per second) is the threshold: growth established above it is a leak, growth
-    bounded below it is flat. ``fast_rate``: a leak faster than this is called as soon as it is certain,
-    without waiting for the growth to persist (see :mod:`leaklab.verdict`). ``per_work_rate``: units kept
-    per unit of the program's work above which it leaks.
+    bounded below it is flat. ``leak_from``, where set, is lower: growth established above it is a leak
+    already, and a rate between the two may be called either (an indifference band: a noisy curve whose
+    bound cannot be brought under ``leak_from`` in a run is still called flat under ``min_rate``).
+    ``fast_rate``: a leak faster than this is called as soon as it is certain, without waiting for the
+    growth to persist (see :mod:`leaklab.verdict`). ``per_work_rate``: units kept per unit of the program's
+    work above which it leaks.
     """
 
     name: str
@@ -33,6 +36,12 @@ class Signal:
     work_unit: str = "request"
     #: The smallest spread a curve of this signal is taken to have (a page, a goroutine).
     resolution: float = 4096.0
+    leak_from: float = 0.0  # 0: min_rate
+
+    @property
+    def leak_rate(self) -> float:
+        """Growth established above this is a leak."""
+        return self.leak_from or self.min_rate
 
     def amount(self, value: float, digits: int = 1) -> str:
         """``value`` in display units, e.g. ``"20.5 MiB"``; bytes below 1 MiB as KiB or B."""
@@ -55,7 +64,10 @@ _MiB = 1024 * 1024
 #: The signals a verdict can read.
 SIGNALS = {
     "heap_bytes": Signal("heap_bytes", "Go heap (live after each GC)", "B", 100 * 1024, 8 * _MiB, 64, _MiB, "MiB"),
-    "goroutines": Signal("goroutines", "goroutines", "goroutines", 10.0, 200.0, 0.01, 1, "goroutines", resolution=0.5),
+    # A goroutine leak of 4 a second (14,400 an hour) is a leak; a count jumping between 50 and 500 cannot
+    # be bounded under that in 30 s: a leak from 1/s, flat under 10/s.
+    "goroutines": Signal("goroutines", "goroutines", "goroutines", 10.0, 200.0, 0.01, 1, "goroutines", resolution=0.5,
+                         leak_from=1.0),
     # Per request, 1 KiB: RSS moves in 4 KiB pages and C's allocator grows its arenas in steps while it warms
     # up; cgo/fixed, freeing all it allocates at 920 requests/s, crept by up to 393 B per request in its
     # first 2.5 s (12 runs), and the C leaks of the corpus keep 3-64 KiB per request.

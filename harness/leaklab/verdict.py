@@ -222,7 +222,7 @@ def _decide(signal: Signal, fw: _Fit, fr: _Fit | None, pw: _Fit | None, shown: _
             base: dict, window: float, settle_s: float, final: bool, what: str) -> SignalVerdict:
     """The verdict from the fits: ``pw`` (per unit of work, recent half) decides, ``shown`` is what the reason
     and ``per_work`` show."""
-    r0, rate = signal.min_rate, signal.rate
+    r0, r_leak, rate = signal.min_rate, signal.leak_rate, signal.rate
     settled = final or window >= settle_s
     base = dict(base)
     growth = base.pop("growth")
@@ -232,8 +232,8 @@ def _decide(signal: Signal, fw: _Fit, fr: _Fit | None, pw: _Fit | None, shown: _
         if shown is not None and shown.slope > 0 else ""
     fast = window >= settle_s / 2 and fw.low > signal.fast_rate
     # Levelled: the recent half, on enough points, bounds the growth below the threshold, whatever came before.
-    levelled = fr is not None and fr.points >= ROBUST_FROM and fr.high < r0
-    if fw.low > r0 and persists and (settled or fast) and not (levelled and settled):
+    levelled = fr is not None and fr.points >= ROBUST_FROM and fr.high < r_leak
+    if fw.low > r_leak and persists and (settled or fast) and not (levelled and settled):
         return SignalVerdict(verdict="leak", decided=True, reason=(
             f"{what} grows {rate(fw.slope)} (at least {rate(fw.low)}) over {window:.1f} s, in every third of "
             f"it{kept}"), **nums)
@@ -256,8 +256,10 @@ def _decide(signal: Signal, fw: _Fit, fr: _Fit | None, pw: _Fit | None, shown: _
                    f"{window / 2:.1f} s, under the {rate(r0)} threshold")
         return SignalVerdict(verdict="flat", decided=True, reason=why + kept, **nums)
     span = f"{rate(fw.low)} .. {rate(fw.high)}"
+    told = f"not yet told apart from the {rate(r0)} threshold" if r_leak == r0 else \
+        f"neither established above {rate(r_leak)} (a leak) nor bounded under {rate(r0)} (flat) yet"
     return SignalVerdict(verdict="inconclusive", reason=(
-        f"{what} grows {span} over {window:.1f} s: not yet told apart from the {rate(r0)} threshold"
+        f"{what} grows {span} over {window:.1f} s: {told}"
         + ("; run longer (--duration)" if final else "")), **nums)
 
 
