@@ -6,6 +6,7 @@
     .venv/bin/python scripts/calibrate.py corpus --aside aside-2 --repeats 5  # the second one
     .venv/bin/python scripts/calibrate.py corpus --aside aside-3 --repeats 5  # the third one
     .venv/bin/python scripts/calibrate.py corpus --aside aside-4 --repeats 5  # the fourth one
+    .venv/bin/python scripts/calibrate.py corpus --aside aside-5 --repeats 5  # the fifth one
 
 `families` runs every declared variant of every family (`leaklab run` defaults, diagnostics on);
 `corpus` runs tests/corpus/*/ (or a held-out set, tests/corpus/aside*/*/) as `leaklab run --program` does, against each
@@ -76,8 +77,9 @@ def _quantiles(values: list[float]) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("what", choices=["families", "corpus"])
-    p.add_argument("--aside", nargs="?", const="aside", choices=["aside", "aside-2", "aside-3", "aside-4"],
-                   help="a held-out set instead: tests/corpus/aside (the default), aside-2, aside-3 or aside-4")
+    held_out = sorted(d.name for d in CORPUS.glob("aside*") if d.is_dir())
+    p.add_argument("--aside", nargs="?", const="aside", choices=held_out,
+                   help=f"a held-out set instead: tests/corpus/aside (the default), or one of {', '.join(held_out[1:])}")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--jobs", type=int, default=1, help="programs run at once (default 1)")
     p.add_argument("--duration", type=float, help="maximum seconds per run (default: leaklab run's)")
