@@ -126,6 +126,22 @@ def test_overall_names_the_signal_that_grows():
     assert overall(judge_samples(Samples(cols, {}, True), warmup_s=1)).verdict == "flat"
 
 
+def test_the_strongest_leak_is_the_one_furthest_above_the_rate_it_leaks_from():
+    # Goroutines at 6/s are six times the 1/s they leak from; the heap at 150 KiB/s, 1.5 times its 100 KiB/s.
+    long_t = np.arange(0, 30, 0.05)
+    cols = {"t": long_t, "heap_bytes": 10 * MiB + 150 * 1024 * long_t, "goroutines": 4 + np.floor(6 * long_t)}
+    verdicts = judge_samples(Samples(cols, {}, True), warmup_s=1)
+    assert {v.verdict for v in verdicts.values()} == {"leak"}
+    assert overall(verdicts).signal == "goroutines"
+
+
+def test_a_goroutine_step_is_flat_over_the_recent_half_and_names_both_rates():
+    long_t = np.arange(0, 30, 0.05)
+    v = judge_samples(Samples({"t": long_t, "goroutines": np.where(long_t < 15, 20.0, 260.0)}, {}, True), 1.0)
+    assert v["goroutines"].verdict == "flat" and "over the last 14.5 s" in v["goroutines"].reason
+    assert "+10.00 goroutines/s bound for flat (a leak is called from +1.00 goroutines/s" in v["goroutines"].reason
+
+
 def test_when_all_is_flat_the_signal_that_grew_and_levelled_tells_the_story():
     # A 64 MiB mapping written in the first 4 s of 30, RSS with it; the Go heap and goroutines never move.
     long_t = np.arange(0, 30, 0.05)

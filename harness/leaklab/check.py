@@ -213,11 +213,11 @@ def reference_work_rate(fam: Family, limits: Limits, out: Path, go: GoToolchain 
 
 
 def _strength(result: Result, name: str) -> float:
-    """How far above its flat threshold signal ``name`` grows (a run stopped at the memory cap: infinite)."""
+    """How far above the rate it leaks from signal ``name`` grows (a run stopped at the memory cap: infinite)."""
     if name == result.signal and result.capped:
         return math.inf
     rate = result.signals.get(name, {}).get("rate_per_s", result.rate_per_s if name == result.signal else 0.0)
-    return rate / SIGNALS[name].min_rate if rate is not None and math.isfinite(rate) else 0.0
+    return rate / SIGNALS[name].leak_rate if rate is not None and math.isfinite(rate) else 0.0
 
 
 def leaking_signals(result: Result) -> list[str]:

@@ -241,7 +241,7 @@ def _group_goroutines(path: Path, goroot: str) -> dict[tuple, dict]:
 
 
 def goroutine_groups(run_dir: Path, *, goroot: str = "", top: int = 5,
-                     min_rate: float = SIGNALS["goroutines"].min_rate, window: float | None = None) -> list[dict]:
+                     min_rate: float = SIGNALS["goroutines"].leak_rate, window: float | None = None) -> list[dict]:
     """Goroutines at the end of the run grouped by stack and wait reason, largest groups first.
 
     Each group has ``fingerprint`` (e.g. ``main.work main.go:25 chan send``), ``count``, ``growth``

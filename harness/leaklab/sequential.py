@@ -4,9 +4,10 @@
 certain:
 
 - ``leak``: the lower bound of the growth rate is above the signal's threshold over the whole window and
-  over its recent half;
-- ``flat``: the upper bound over the recent half is below the threshold; measured on enough points,
-  this wins over growth earlier in the window, reported as "grew by X, then levelled";
+  over its recent half (for goroutines, the rate they leak from, 1/s: see ``Signal.leak_from``);
+- ``flat``: the upper bound over the recent half is below the threshold (for goroutines, 10/s); measured
+  on enough points and below the rate a leak is called from, this wins over growth earlier in the
+  window, reported as "grew by X, then levelled";
 - memory outside Go that becomes resident while the address space mapped outside Go does not grow (a
   big mmap written into gradually) is not called a leak before the maximum duration: it is bounded by
   a mapping that may fill up and level (see :func:`leaklab.verdict.judge_samples`);

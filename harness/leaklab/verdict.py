@@ -18,7 +18,7 @@ of those floors, with its Kendall confidence interval, is the growth rate. It is
 window and over its recent half, so a leak that starts late is seen and growth that levels off is not
 called a leak. Where the program counts its work (expvar ``requests``), the same floors are also
 judged against the work done: memory kept per request (a leak when it is above the signal's
-``per_work_rate`` and the growth per second is not negligible, over a quarter of the threshold).
+``per_work_rate`` and the growth per second is not negligible, over a quarter of the flat threshold).
 
 When a run may stop on these verdicts, and what that costs in error rates, is :mod:`leaklab.sequential`.
 """
@@ -231,7 +231,8 @@ def _decide(signal: Signal, fw: _Fit, fr: _Fit | None, pw: _Fit | None, shown: _
     kept = f"; keeps {signal.amount(shown.slope, 2 if signal.unit == 'goroutines' else 0)} per {signal.work_unit}" \
         if shown is not None and shown.slope > 0 else ""
     fast = window >= settle_s / 2 and fw.low > signal.fast_rate
-    # Levelled: the recent half, on enough points, bounds the growth below the threshold, whatever came before.
+    # Levelled: the recent half, on enough points, bounds the growth below the rate a leak is called from,
+    # whatever came before.
     levelled = fr is not None and fr.points >= ROBUST_FROM and fr.high < r_leak
     if fw.low > r_leak and persists and (settled or fast) and not (levelled and settled):
         return SignalVerdict(verdict="leak", decided=True, reason=(
@@ -246,18 +247,23 @@ def _decide(signal: Signal, fw: _Fit, fr: _Fit | None, pw: _Fit | None, shown: _
     bounded = fw.high < r0 if fr is None else (fr.high < r0 or (fw.high < r0 and fr.low <= 0))
     if bounded and settled and work_bounded:
         grew = f"grew by {signal.amount(growth)}, then levelled: " if growth > r0 * window else ""
+        under = f"the {rate(r0)} threshold" if r_leak == r0 else \
+            f"the {rate(r0)} bound for flat (a leak is called from {rate(r_leak)} when it persists)"
         if fw.high < r0:
-            why = (f"{grew}{what} grows {rate(fw.slope)}, at most {rate(fw.high)} over {window:.1f} s, under the "
-                   f"{rate(r0)} threshold")
+            why = f"{grew}{what} grows {rate(fw.slope)}, at most {rate(fw.high)} over {window:.1f} s, under {under}"
         else:
             assert fr is not None
             nums.update(rate_per_s=fr.slope, rate_low=fr.low, rate_high=fr.high)
             why = (f"{grew}{what} grows {rate(fr.slope)}, at most {rate(fr.high)} over the last "
-                   f"{window / 2:.1f} s, under the {rate(r0)} threshold")
+                   f"{window / 2:.1f} s, under {under}")
         return SignalVerdict(verdict="flat", decided=True, reason=why + kept, **nums)
     span = f"{rate(fw.low)} .. {rate(fw.high)}"
-    told = f"not yet told apart from the {rate(r0)} threshold" if r_leak == r0 else \
-        f"neither established above {rate(r_leak)} (a leak) nor bounded under {rate(r0)} (flat) yet"
+    if fw.low > r_leak and not persists:
+        told = "above the threshold, but not in every third of the window (a step, or a ramp that stopped)"
+    elif r_leak == r0:
+        told = f"not yet told apart from the {rate(r0)} threshold"
+    else:
+        told = f"neither established above {rate(r_leak)} (a leak) nor bounded under {rate(r0)} (flat) yet"
     return SignalVerdict(verdict="inconclusive", reason=(
         f"{what} grows {span} over {window:.1f} s: {told}"
         + ("; run longer (--duration)" if final else "")), **nums)
@@ -363,7 +369,7 @@ def overall(verdicts: dict[str, SignalVerdict]) -> SignalVerdict:
     """One verdict for several signals: the strongest leak, else inconclusive if any, else flat."""
     leaks = [v for v in verdicts.values() if v.verdict == "leak"]
     if leaks:
-        return max(leaks, key=lambda v: v.rate_low / SIGNALS[v.signal].min_rate)
+        return max(leaks, key=lambda v: v.rate_low / SIGNALS[v.signal].leak_rate)
     unsure = [v for v in verdicts.values() if v.verdict == "inconclusive"]
     if unsure:
         return unsure[0]
