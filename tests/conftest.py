@@ -218,6 +218,8 @@ def versions_page(tmp_path_factory):
     from leaklab.notebook_exec import execute, notebooks_dir
     from leaklab.report import VERSIONS_NOTEBOOK, VERSIONS_TIMEOUT_S
     from leaklab.versions import load
+    if not REGRESSION_GO:
+        pytest.skip("LEAKLAB_TEST_GO names no release to measure the versions page on")
     base = tmp_path_factory.mktemp("versions")
     executed = execute(notebooks_dir() / VERSIONS_NOTEBOOK, base / "executed" / VERSIONS_NOTEBOOK,
                        {"duration": 20.0, "interval": 0.05, "warmup": 1.0, "out": str(base / "runs"),

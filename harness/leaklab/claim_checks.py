@@ -226,13 +226,19 @@ def timer_expected(n: dict) -> str:
 
 # --- goroutine -----------------------------------------------------------------------------------------
 
+#: How long a CPU-measured case runs after its warm-up, at most: a worker spinning on a closed channel keeps
+#: a core busy from the first second, and its goroutines are judged on a fixed window (no early stop).
+CPU_RUN_S = 3.0
+
+
 def _cpu_run(ctx: Context, package: str) -> tuple[float, float, dict, str]:
     """Build and run a case: the CPU seconds it used after the warm-up (the probe's ``cpu_s``, the process's
     own user and system time), over how many seconds, its last counters and its goroutine verdict."""
+    limits = dataclasses.replace(ctx.limits, duration_s=min(ctx.limits.duration_s, ctx.limits.warmup_s + CPU_RUN_S))
     with tempfile.TemporaryDirectory(prefix="leaklab-claim-") as tmp:
         folder = RunFolder(tmp)
         binary = build(ctx.cases / package, folder.binary, ctx.go)
-        execute(binary, folder.path, ctx.limits)
+        execute(binary, folder.path, limits)
         samples = read_samples(folder.samples)
     after = samples.t >= ctx.limits.warmup_s
     t, cpu = samples.t[after], samples["cpu_s"][after]
