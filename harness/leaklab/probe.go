@@ -373,13 +373,16 @@ func leaklabRSS() uint64 {
 // /proc/self/maps. Reservations with no access (---p: the runtime's and
 // glibc's arenas before they are used) are left out, so this grows when an
 // allocator takes more memory and stays put while a program writes into a
-// mapping it already has.
+// mapping it already has. Thread stacks are left out too: a new thread maps
+// one (8 MiB under the usual stack limit), which is not the program's memory
+// growing. A pthread stack is an anonymous read-write region right above its
+// guard, a small no-access region at the adjacent lower address.
 func leaklabVM() uint64 {
 	b, err := os.ReadFile("/proc/self/maps")
 	if err != nil {
 		return 0
 	}
-	var total uint64
+	var total, guardEnd uint64
 	for len(b) > 0 {
 		line := b
 		if i := bytes.IndexByte(b, '\n'); i >= 0 {
@@ -387,16 +390,33 @@ func leaklabVM() uint64 {
 		} else {
 			b = nil
 		}
-		span, rest, ok := bytes.Cut(line, []byte{' '})
-		if !ok || bytes.HasPrefix(rest, []byte("---")) {
-			continue
-		}
+		// address perms offset dev inode [path], without allocating: the
+		// probe's garbage would be the measured program's.
+		span, rest, _ := bytes.Cut(line, []byte{' '})
+		perms, rest, _ := bytes.Cut(rest, []byte{' '})
+		_, rest, _ = bytes.Cut(rest, []byte{' '}) // offset
+		_, rest, _ = bytes.Cut(rest, []byte{' '}) // device
+		inode, path, _ := bytes.Cut(rest, []byte{' '})
+		anonymous := string(inode) == "0" && len(bytes.TrimSpace(path)) == 0
 		lo, hi, _ := bytes.Cut(span, []byte{'-'})
 		start, err1 := strconv.ParseUint(string(lo), 16, 64)
 		end, err2 := strconv.ParseUint(string(hi), 16, 64)
-		if err1 == nil && err2 == nil && end > start {
-			total += end - start
+		if err1 != nil || err2 != nil || end <= start {
+			continue
 		}
+		switch {
+		case bytes.HasPrefix(perms, []byte("---")):
+			guardEnd = 0
+			if end-start <= 64<<10 {
+				guardEnd = end
+			}
+			continue
+		case anonymous && start == guardEnd && bytes.HasPrefix(perms, []byte("rw")):
+			guardEnd = 0
+			continue // a thread's stack
+		}
+		guardEnd = 0
+		total += end - start
 	}
 	return total
 }
