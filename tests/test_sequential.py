@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from leaklab.probe import SIGNALS, Samples
-from leaklab.sequential import look_times, settle_for
+from leaklab.sequential import Sequential, look_times, settle_for
 from leaklab.verdict import ALPHA
 
 from .series import MiB, flat_noise, heap_samples, outside_go, sequential
@@ -106,6 +106,51 @@ def test_a_pool_that_doubles_to_64_goroutines_in_3_s_is_flat_once_it_levels():
     got = sequential(goroutines(long_t, count), ["goroutines"], window=29)
     assert got.overall.verdict == "flat" and got.decided, got.overall.reason
     assert got.t > 1 + 3  # not before it levelled
+
+
+def map_staircase(times: np.ndarray) -> np.ndarray:
+    """A map that is never pruned, grown 4,000 keys a second from the start: its slot storage doubles
+    each time it fills (at 1.5, 3, 6, 12 and 24 s), and in between only its keys grow, 64 KiB/s, under
+    the 100 KiB/s threshold. On average it keeps 250 KiB/s; each level lasts as long as all before it."""
+    steps = sum(np.where(times >= 1.5 * 2**k, 0.19 * MiB * 2**k, 0.0) for k in range(5))
+    return 0.5 * MiB + 64 * 1024 * times + steps
+
+
+def test_a_map_growing_in_doubling_steps_is_never_called_flat():
+    long_t = np.arange(0, 30, 0.05)
+    got = sequential(heap_samples(long_t, map_staircase(long_t), every=0.4), ["heap_bytes"], window=29)
+    assert got.overall.verdict == "leak", got.overall.reason
+
+
+def test_a_map_staircase_seen_to_its_end_is_a_leak_though_its_last_half_looks_level():
+    # 30 s seen whole (a fixed window): the step at 24 s falls in the recent half, on a level that had
+    # lasted 12 s; judged at the end, as a notebook does.
+    long_t = np.arange(0, 26, 0.05)
+    got = sequential(heap_samples(long_t, map_staircase(long_t), every=0.4), ["heap_bytes"], window=25)
+    final = Sequential(["heap_bytes"], 1.0, 25).look(heap_samples(long_t, map_staircase(long_t), every=0.4),
+                                                     final=True)
+    assert final.overall.verdict == "leak", final.overall.reason
+    assert got.overall.verdict == "leak", got.overall.reason
+
+
+def test_a_one_off_build_that_starts_late_is_flat_once_its_level_is_seen():
+    # Quiet for 8 s, then an index built at 10 MiB/s until 12 s, then only read: never a leak, and flat
+    # once the level has lasted as long as what came before it.
+    long_t = np.arange(0, 30, 0.05)
+    live = 1 * MiB + np.clip(long_t - 8, 0, 4) * 10 * MiB
+    got = sequential(heap_samples(long_t, live, every=0.2), ["heap_bytes"], window=29)
+    assert got.overall.verdict == "flat", got.overall.reason
+    assert "grew by" in got.overall.reason
+    assert got.t > 12 + 4
+
+
+def test_a_leak_that_starts_late_is_watched_from_its_start_then_called():
+    long_t = np.arange(0, 30, 0.05)
+    live = 1 * MiB + np.maximum(long_t - 8, 0) * 10 * MiB
+    got = sequential(heap_samples(long_t, live, every=0.2), ["heap_bytes"], window=29)
+    assert got.overall.verdict == "leak", got.overall.reason
+    assert 8 + settle_for(29) <= got.t < 29
+    assert "over the last" in got.overall.reason
 
 
 def test_looks_are_logarithmic_in_the_duration():

@@ -210,42 +210,69 @@ def judge(t: np.ndarray, y: np.ndarray, signal: Signal, warmup_s: float, *, now:
         per_work = _fit(*_floors(t, y, work, warmup_s + window / 2, now), alpha, 0.0)
         # What the reason shows per unit of work: over the whole window when the recent half has too few points.
         shown = per_work or _fit(*_floors(t, y, work, warmup_s, now), alpha, 0.0)
+    # A level is only believed once it has lasted as long as the growth before it: the recent half lies
+    # wholly on it. A map's storage grows in steps as it doubles, each level as long as all that came before.
+    rise = float(np.median(whole[1][-3:]) - whole[1][0]) if len(whole[1]) else 0.0
+    young = bool(rise > signal.min_rate * window and len(recent[1])
+                 and recent[1].min() < whole[1][0] + (1 - LEVEL_BAND) * rise)
+    # Growth that began late must persist for as long from its start as growth from the warm-up must, and
+    # being fast does not shorten that: a late one-off build looks the same as a late leak until it ends.
+    began = _growth_start(*whole) if len(whole[1]) else warmup_s
+    grown_s = now - began if began - warmup_s > settle_s / 2 else None
     # A leak that started late: on points dense enough for thirds of the recent half.
     if fr is not None and fr.low > fw.low and _persists(*recent, fr.slope, sparse=False):
         return _decide(signal, fr, fr, per_work, shown, True, {**base, "growth": growth}, window, settle_s, final,
-                       what)
+                       what, young=young, grown_s=grown_s)
     return _decide(signal, fw, fr, per_work, shown, _persists(*whole, fw.slope), {**base, "growth": growth}, window,
-                   settle_s, final, what)
+                   settle_s, final, what, young=young, grown_s=grown_s)
+
+
+#: Growth starts where the floor last stood within this share of its rise, and a level is the floors
+#: within it of the top.
+LEVEL_BAND = 0.1
+
+
+def _growth_start(x: np.ndarray, y: np.ndarray) -> float:
+    """When the growth the floors end on began: the last floor within LEVEL_BAND of the rise above the first."""
+    rise = float(np.median(y[-3:]) - y[0])
+    if rise <= 0:
+        return float(x[0])
+    return float(x[np.flatnonzero(y <= y[0] + LEVEL_BAND * rise)[-1]])
 
 
 def _decide(signal: Signal, fw: _Fit, fr: _Fit | None, pw: _Fit | None, shown: _Fit | None, persists: bool,
-            base: dict, window: float, settle_s: float, final: bool, what: str) -> SignalVerdict:
+            base: dict, window: float, settle_s: float, final: bool, what: str, *, young: bool = False,
+            grown_s: float | None = None) -> SignalVerdict:
     """The verdict from the fits: ``pw`` (per unit of work, recent half) decides, ``shown`` is what the reason
-    and ``per_work`` show."""
+    and ``per_work`` show. ``young``: the signal grew and its level has not lasted as long as the growth.
+    ``grown_s``: how long a growth that began late has lasted (None: it began with the window)."""
     r0, r_leak, rate = signal.min_rate, signal.leak_rate, signal.rate
-    settled = final or window >= settle_s
+    late = grown_s is not None
+    grown_s = window if grown_s is None else grown_s
+    settled, grown = final or window >= settle_s, final or grown_s >= settle_s
     base = dict(base)
     growth = base.pop("growth")
     nums = dict(rate_per_s=fw.slope, rate_low=fw.low, rate_high=fw.high,
                 per_work=shown.slope if shown is not None else None, **base)
     kept = f"; keeps {signal.amount(shown.slope, 2 if signal.unit == 'goroutines' else 0)} per {signal.work_unit}" \
         if shown is not None and shown.slope > 0 else ""
-    fast = window >= settle_s / 2 and fw.low > signal.fast_rate
-    # Levelled: the recent half, on enough points, bounds the growth below the rate a leak is called from,
-    # whatever came before.
-    levelled = fr is not None and fr.points >= ROBUST_FROM and fr.high < r_leak
-    if fw.low > r_leak and persists and (settled or fast) and not (levelled and settled):
+    fast = not late and window >= settle_s / 2 and fw.low > signal.fast_rate
+    # Levelled: the recent half, on enough points and on the level, bounds the growth below the rate a leak is
+    # called from, whatever came before.
+    levelled = fr is not None and fr.points >= ROBUST_FROM and fr.high < r_leak and not young
+    over = f"the last {grown_s:.1f} s" if late else f"{window:.1f} s"
+    if fw.low > r_leak and persists and (grown or fast) and not (levelled and settled):
         return SignalVerdict(verdict="leak", decided=True, reason=(
-            f"{what} grows {rate(fw.slope)} (at least {rate(fw.low)}) over {window:.1f} s, in every third of "
+            f"{what} grows {rate(fw.slope)} (at least {rate(fw.low)}) over {over}, in every third of "
             f"it{kept}"), **nums)
-    if pw is not None and pw.low > signal.per_work_rate and fw.slope > r0 / 4 and persists and settled:
+    if pw is not None and pw.low > signal.per_work_rate and fw.slope > r0 / 4 and persists and grown:
         return SignalVerdict(verdict="leak", decided=True, reason=(
             f"{what} keeps {signal.amount(pw.slope, 0)} per {signal.work_unit} (at least "
             f"{signal.amount(pw.low, 0)}): {rate(fw.slope)} over {window:.1f} s"), **nums)
     work_bounded = pw is None or pw.high < signal.per_work_rate or final
     # Bounded over the recent half; or over the whole window, with no established growth in the recent half.
     bounded = fw.high < r0 if fr is None else (fr.high < r0 or (fw.high < r0 and fr.low <= 0))
-    if bounded and settled and work_bounded:
+    if bounded and settled and work_bounded and not young:
         grew = f"grew by {signal.amount(growth)}, then levelled: " if growth > r0 * window else ""
         under = f"the {rate(r0)} threshold" if r_leak == r0 else \
             f"the {rate(r0)} bound for flat (a leak is called from {rate(r_leak)} when it persists)"
@@ -258,14 +285,18 @@ def _decide(signal: Signal, fw: _Fit, fr: _Fit | None, pw: _Fit | None, shown: _
                    f"{window / 2:.1f} s, under {under}")
         return SignalVerdict(verdict="flat", decided=True, reason=why + kept, **nums)
     span = f"{rate(fw.low)} .. {rate(fw.high)}"
-    if fw.low > r_leak and not persists:
+    if bounded and young:
+        told = f"it grew by {signal.amount(growth)} and has not been level for as long as it grew"
+    elif fw.low > r_leak and not grown:
+        told = f"growth that began {grown_s:.1f} s ago, watched for {settle_s:.1f} s before it is called a leak"
+    elif fw.low > r_leak and not persists:
         told = "above the threshold, but not in every third of the window (a step, or a ramp that stopped)"
     elif r_leak == r0:
         told = f"not yet told apart from the {rate(r0)} threshold"
     else:
         told = f"neither established above {rate(r_leak)} (a leak) nor bounded under {rate(r0)} (flat) yet"
     return SignalVerdict(verdict="inconclusive", reason=(
-        f"{what} grows {span} over {window:.1f} s: {told}"
+        f"{what} grows {span} over {over}: {told}"
         + ("; run longer (--duration)" if final else "")), **nums)
 
 
