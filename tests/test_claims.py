@@ -205,10 +205,13 @@ def test_the_families_section_lists_each_version_and_the_checks(tmp_path):
     assert "| cgo | leaky | leak +13.35 MiB/s |" in again
 
 
-#: The sync.Map benchmark's crossover sits near 1% of writes on Go before 1.24: on a shared 2-core machine it
-#: flips between runs, so on other releases it is measured by `leaklab claims` (and shown) but not asserted,
-#: and not run here: it would take both cores from the other workers' runs for nothing.
-ASSERTED_ON_OTHER_GO = [c.id for c in CLAIMS if c.id != "syncmap-vs-rwmutex"]
+#: On other releases, the claims about the code Go changed between them: timers (Go 1.23) and sync.Map
+#: (Go 1.24). The goroutine, finalizer and cgo claims rest on semantics no release changed; `leaklab claims`
+#: measures them on every release for the table, and here they run on the installed Go only. The sync.Map
+#: benchmark's crossover sits near 1% of writes on Go before 1.24: on a shared 2-core machine it flips
+#: between runs, so on other releases it is measured by `leaklab claims` (and shown) but not asserted, and
+#: not run here: it would take both cores from the other workers' runs for nothing.
+ASSERTED_ON_OTHER_GO = [c.id for c in CLAIMS if c.family in ("timer", "syncmap") and c.id != "syncmap-vs-rwmutex"]
 
 
 @pytest.fixture(scope="module", params=REGRESSION_GO)
@@ -222,7 +225,7 @@ def other_findings(request, tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1800)  # the fixture: every claim's runs on one release, builds included (~90 s)
+@pytest.mark.timeout(1800)  # the fixture: the timer and sync.Map claims' runs on one release, builds included
 @pytest.mark.parametrize("claim_id", ASSERTED_ON_OTHER_GO)
 def test_claim_measured_as_expected_on_other_go_versions(other_findings, claim_id):
     _, found = other_findings

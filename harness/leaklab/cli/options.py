@@ -58,7 +58,7 @@ def add_run_options(p: argparse.ArgumentParser, duration: str = f"{FAMILY_DURATI
     p.add_argument("--fixed-window", action="store_true",
                    help="always run for --duration, never stop early (the verdict is then taken at the end)")
     p.add_argument("--settle", type=seconds, metavar="S", help="how long growth must persist before an early "
-                   "verdict (default: a third of the window, 2 to 10 s)")
+                   "verdict (default: a third of the window, 1.5 to 10 s; 1 s for the lab's own programs)")
     p.add_argument("--interval", type=seconds, default=Limits.interval_s,
                    help="seconds between samples, at least 0.01 (default %(default)s)")
     p.add_argument("--warmup", type=seconds_or_zero, help=f"seconds ignored at the start of a run (default "
